@@ -1,0 +1,58 @@
+/**
+ * The engine interface: the one seam between Impasto and an ONNX runtime. Callers build a graph
+ * (bytes of an ONNX ModelProto), create a session from it and run it with named inputs. Only the
+ * adapters in this folder import ONNX Runtime; everything above talks to these types.
+ */
+
+/** Element data of a host tensor. */
+export type HostData = Float32Array | Float64Array | BigInt64Array;
+
+/** A tensor in host memory: row-major data and its dimensions. */
+export interface HostTensor {
+  readonly data: HostData;
+  readonly dims: readonly number[];
+}
+
+/** Options for creating a session. */
+export interface SessionOptions {
+  /** Intra-op threads; default: the number of CPU cores (Node) or the runtime's default. */
+  threads?: number;
+  /**
+   * Execution providers in order of preference, e.g. `['cuda', 'cpu']` (Node) or
+   * `['webgpu', 'wasm']` (browser). Default: `['cpu']` in Node.
+   */
+  executionProviders?: string[];
+  /**
+   * Keep ORT's memory-pattern planner on (faster; on by default). Turn it off for very large
+   * images: the engine notes measured 23 % slower but 36 % less peak memory at 512².
+   */
+  memPattern?: boolean;
+  /** Let idle worker threads spin (ORT default true); off helps on busy shared machines. */
+  spinning?: boolean;
+}
+
+/** A created session; `run` may be called many times, `dispose` once. */
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /**
+   * Runs the graph.
+   * @param feeds one tensor per graph input, by name.
+   * @param fetches output names to return (default: all).
+   * @throws EngineError when ORT rejects the run.
+   */
+  run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
+  dispose(): Promise<void>;
+}
+
+/** A backend able to create sessions. */
+export interface Engine {
+  readonly name: string;
+  /** @throws EngineError with a readable message when the runtime rejects the model. */
+  createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
+}
+
+/** An error from the runtime, re-worded; `cause` keeps the original. */
+export class EngineError extends Error {
+  override name = 'EngineError';
+}

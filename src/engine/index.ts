@@ -1,0 +1,10 @@
+/**
+ * Engine entry point: registers the bundled adapters lazily and re-exports the interface.
+ * Nothing is loaded until `resolveEngine` is called.
+ */
+import { registerEngine } from './registry.js';
+
+registerEngine('node', 100, async () => (await import('./node.js')).loadNodeEngine());
+
+export * from './engine.js';
+export { registerEngine, resolveEngine, listEngines } from './registry.js';
