@@ -1,0 +1,38 @@
+/**
+ * Total-variation regulariser on the image (not in Gatys et al.; jcjohnson and most ports add it).
+ *
+ * Notation: x [1,3,H,W] is the RGB image in 0–255 units; dh = x[:,:,i+1,j] − x[:,:,i,j] over
+ * i < H−1, dw = x[:,:,i,j+1] − x[:,:,i,j] over j < W−1.
+ *
+ * Formula:        L2 form: L_tv = Σ dh² + Σ dw²      L1 form: L_tv = Σ |dh| + Σ |dw|
+ * Normalisation:  none (sums over all channels and positions, in 0–255 units).
+ * Reduction:      sum.
+ * Differs from jcjohnson: his TVLoss adds the gradient of ½(Σ dh² + Σ dw²) and never reports the
+ *                 value; here the reported value and the gradient come from the same expression,
+ *                 so his γ corresponds to γ/2 here.
+ */
+import { Value } from '../graph/builder.js';
+import { Tape } from '../graph/autodiff.js';
+
+/** Which total-variation form. */
+export type TvForm = 'l2' | 'l1';
+
+/**
+ * @param image Image [1,3,H,W] float32, RGB 0–255 (tracked); H, W ≥ 2.
+ * @returns scalar Value L_tv.
+ */
+export function tvLoss(t: Tape, image: Value, form: TvForm, label = 'tv'): Value {
+  const [, , h, w] = image.shape as [number, number, number, number];
+  const dh = t.sub(
+    t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),
+    t.slice(image, { axes: [2], starts: [0], ends: [h - 1] }, `${label}.up`),
+    `${label}.dh`,
+  );
+  const dw = t.sub(
+    t.slice(image, { axes: [3], starts: [1], ends: [w] }, `${label}.right`),
+    t.slice(image, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.left`),
+    `${label}.dw`,
+  );
+  const reduce = (d: Value, l: string) => (form === 'l2' ? t.reduceSumSquare(d, l) : t.reduceSum(t.abs(d, `${l}.abs`), l));
+  return t.add(reduce(dh, `${label}.h`), reduce(dw, `${label}.w`), label);
+}
