@@ -75,7 +75,8 @@ export async function loadNodeEngine(): Promise<Engine> {
           executionMode: 'sequential',
           intraOpNumThreads: threads,
           interOpNumThreads: 1,
-          enableMemPattern: options.memPattern ?? true,
+          enableMemPattern: options.memPattern ?? (options.pixels ?? 0) < 384 * 384,
+          enableCpuMemArena: options.arena ?? true,
           extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
         });
         return new NodeSession(ort, s);

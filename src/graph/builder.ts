@@ -167,6 +167,27 @@ export class GraphBuilder {
     return this.emit(opType, inputs, [{ shape, dtype: options.dtype }], options)[0]!;
   }
 
+  /**
+   * Peephole used by VJP rules: when `v` is the only use so far of the output of a bias-free Conv
+   * whose weight is computed from constants, scales that weight by `c` instead of emitting a
+   * separate elementwise Mul over `v` (ORT constant-folds the scaled weight). Returns true when it
+   * did; the caller then treats `v` as already multiplied by `c`.
+   */
+  foldScaleIntoConv(v: Value, c: number): boolean {
+    const at = this.nodes.findIndex((n) => n.output.includes(v.name));
+    const node = this.nodes[at];
+    if (!node || node.op_type !== 'Conv' || node.input.length !== 2) return false;
+    if (this.nodes.some((n) => n.input.includes(v.name)) || this.outputs.some((o) => o.name === v.name)) return false;
+    const weight = node.input[1]!;
+    if (this.inputs.some((i) => i.name === weight)) return false;
+    const factor = this.fresh(`${node.name}.fold`);
+    const scaled = this.fresh(`${node.name}.scaled_weight`);
+    this.initializers.push({ value: { name: factor, shape: [], dtype: this.dtype }, data: this.dtype === 'float64' ? Float64Array.of(c) : Float32Array.of(c) });
+    this.nodes.splice(at, 0, { op_type: 'Mul', name: this.fresh(`${node.name}.fold/Mul`), input: [weight, factor], output: [scaled], attribute: [] });
+    node.input[1] = scaled;
+    return true;
+  }
+
   /** Marks `value` as a graph output under `name` (an Identity node renames it when needed). */
   output(name: string, value: Value): Value {
     let v = value;

@@ -46,7 +46,7 @@ async function runTargetGraph(
   want: { features: readonly string[]; grams: readonly string[] }, opts: SessionOptions,
 ): Promise<Record<string, HostTensor>> {
   const g = buildTargetGraph(weights, pooling, img.height, img.width, want);
-  const s = await engine.createSession(g.model, opts);
+  const s = await engine.createSession(g.model, { arena: false, memPattern: false, ...opts });
   try {
     return await s.run({ image: asInput(img) });
   } finally {
@@ -116,7 +116,7 @@ export class StyleProblem {
       if (!t || t.dims.join() !== shape.join()) throw new Error(`style target for ${l} must be [${shape}], received ${t ? `[${t.dims}]` : 'none'}`);
       feeds[`gram/${l}`] = t;
     }
-    const session = await engine.createSession(graph.model, opts);
+    const session = await engine.createSession(graph.model, { pixels: spec.width * spec.height, ...opts });
     return new StyleProblem(session, feeds, graph.termNames, spec.width, spec.height);
   }
 
