@@ -1,0 +1,124 @@
+/**
+ * Image input and output in Node, through sharp (libvips).
+ *
+ * Reading normalises every input to 8-bit sRGB with three channels, upright:
+ * - EXIF orientation is applied (a phone photo comes out the way it was held);
+ * - CMYK, grey, 16-bit and palette images are converted to sRGB by libvips (with the embedded ICC
+ *   profile where there is one);
+ * - an alpha channel is composited over white;
+ * - images over {@link MAX_INPUT_PIXELS} are refused from their header, before decoding.
+ * Writing goes to a temporary file beside the target, then a rename, so a crash or Ctrl-C never
+ * leaves a half-written image at the output path.
+ */
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type Metadata } from 'sharp';
+import type { Image255 } from '../pipeline/problem.js';
+
+/** Largest input accepted, in pixels (100 Mpx, e.g. 10000×10000). */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+/** A bad or unreadable image: the message says what was expected and what to do. */
+export class ImageError extends Error {
+  override name = 'ImageError';
+}
+
+/** Interleaved 8-bit RGB pixels, row-major [H,W,3]. */
+export interface RgbImage {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+function describe(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!;
+}
+
+/**
+ * Reads an image file as upright 8-bit sRGB.
+ * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file.
+ */
+export async function readImage(file: string): Promise<RgbImage> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(file, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    const msg = describe(err);
+    if (/missing|no such file/i.test(msg)) throw new ImageError(`cannot read image ${file}: the file does not exist; check the path`);
+    throw new ImageError(`cannot read image ${file}: expected a JPEG, PNG, WebP, TIFF, GIF or AVIF file, but it is not a readable image (${msg}); check that the file is an image and not truncated`);
+  }
+  const w = meta.autoOrient?.width ?? meta.width ?? 0;
+  const h = meta.autoOrient?.height ?? meta.height ?? 0;
+  if (w * h > MAX_INPUT_PIXELS) {
+    throw new ImageError(
+      `image ${file} is ${w}×${h} px (${((w * h) / 1e6).toFixed(0)} Mpx); Impasto reads images up to ${MAX_INPUT_PIXELS / 1e6} Mpx. ` +
+        'Downscale it first (e.g. vips resize, or convert -resize); the output size is set by --size anyway',
+    );
+  }
+  try {
+    const { data, info } = await sharp(file, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (err) {
+    throw new ImageError(`cannot decode image ${file}: ${describe(err)}; the file is corrupt or truncated; re-export or re-download it`);
+  }
+}
+
+/** Resizes interleaved RGB to exactly width×height (Lanczos-3; aspect ratio as given). */
+export async function resizeImage(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (img.width === width && img.height === height) return img;
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+}
+
+/** Interleaved 8-bit RGB → planar [3,H,W] float32 in 0–255. */
+export function toPlanar(img: RgbImage): Image255 {
+  const n = img.width * img.height;
+  const data = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) data[c * n + i] = img.data[3 * i + c]!;
+  return { data, width: img.width, height: img.height };
+}
+
+/** Planar [3,H,W] float32 (0–255, any values) → interleaved 8-bit RGB, rounded and clipped. */
+export function fromPlanar(img: Image255): RgbImage {
+  const n = img.width * img.height;
+  const data = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) data[3 * i + c] = Math.min(255, Math.max(0, Math.round(img.data[c * n + i]!)));
+  return { data, width: img.width, height: img.height };
+}
+
+const FORMATS: Record<string, 'png' | 'jpeg' | 'webp' | 'tiff'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp', '.tif': 'tiff', '.tiff': 'tiff' };
+
+/** Output format implied by a file name. @throws ImageError for an unknown extension. */
+export function formatOf(file: string): 'png' | 'jpeg' | 'webp' | 'tiff' {
+  const fmt = FORMATS[path.extname(file).toLowerCase()];
+  if (!fmt) throw new ImageError(`cannot write ${file}: expected an output name ending in .png, .jpg, .jpeg, .webp or .tif, received '${path.extname(file) || 'no extension'}'`);
+  return fmt;
+}
+
+/**
+ * Writes an image atomically: encode to `<dir>/.<name>.<pid>.<random>.tmp`, then rename over `file`.
+ * @throws ImageError when the format is unknown or the directory is not writable.
+ */
+export async function writeImage(file: string, img: RgbImage): Promise<void> {
+  const fmt = formatOf(file);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+      .toFormat(fmt, fmt === 'jpeg' ? { quality: 95 } : {})
+      .toFile(tmp);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new ImageError(`cannot write ${file}: ${describe(err)}; check that the directory exists and is writable`);
+  }
+}

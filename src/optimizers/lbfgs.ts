@@ -1,0 +1,243 @@
+/**
+ * L-BFGS (Nocedal 1980; Liu & Nocedal 1989) on Float32Array parameters, minimising an async
+ * objective that returns the value and gradient together.
+ *
+ * - Direction: the two-loop recursion over the last `history` pairs (s_k, y_k), with the initial
+ *   Hessian scaled by γ_k = sᵀy / yᵀy (Nocedal & Wright, eq. 7.20). Pairs with sᵀy ≤ 1e-10·|s||y|
+ *   are skipped, which keeps the implied Hessian positive definite.
+ * - Line search, two choices:
+ *   - `strong-wolfe` (default): bracketing and cubic-interpolation zoom (Nocedal & Wright,
+ *     Algorithms 3.5 and 3.6) for the strong Wolfe conditions with c1 = 1e-4, c2 = 0.9; it tries
+ *     the unit step first, so most iterations cost one evaluation.
+ *   - `fixed`: Torch's optim.lbfgs without a line search, as jcjohnson/neural-style and the
+ *     PyTorch tutorial run it: step 1 along the direction, except the first, which is
+ *     min(1, 1/‖g‖₁). One evaluation per iteration, never a check that the loss went down.
+ *   bench/optimizers.ts compares the two by loss reached per evaluation.
+ * - Arithmetic: vectors are float32; dot products accumulate in float64.
+ * - Budget: `maxEvals` objective evaluations in all (the unit the reference tools count).
+ */
+
+/** An objective: value and gradient at x (the gradient array may be reused by the caller). */
+export type Objective = (x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>;
+
+/** Reported after each accepted step. */
+export interface StepInfo {
+  /** Iteration number, from 1. */
+  readonly iteration: number;
+  /** Objective evaluations used so far. */
+  readonly evaluations: number;
+  readonly loss: number;
+  /** The current iterate (do not keep a reference: it is updated in place). */
+  readonly x: Float32Array;
+}
+
+export interface LbfgsOptions {
+  /** Evaluation budget (default 500). */
+  maxEvals?: number;
+  /** Correction pairs kept (default 20; memory 2·history·n floats). */
+  history?: number;
+  lineSearch?: 'strong-wolfe' | 'fixed';
+  /** Stop when ‖g‖∞ falls below this (default 0: never). */
+  gradTol?: number;
+  /** Called after each accepted step; may be async. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Stops between evaluations when aborted; the current iterate is returned. */
+  signal?: AbortSignal;
+}
+
+export interface MinimizeResult {
+  readonly x: Float32Array;
+  readonly loss: number;
+  readonly iterations: number;
+  readonly evaluations: number;
+  readonly stopReason: 'budget' | 'converged' | 'aborted' | 'no-progress';
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function axpyInto(out: Float32Array, x: Float32Array, alpha: number, d: Float32Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = x[i]! + alpha * d[i]!;
+}
+
+/** Cubic interpolation minimiser of φ on [a, b] from values and slopes (N&W eq. 3.59), safeguarded. */
+function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
+  const d1 = ga + gb - (3 * (fa - fb)) / (a - b);
+  const sq = d1 * d1 - ga * gb;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  if (sq >= 0) {
+    const d2 = Math.sign(b - a) * Math.sqrt(sq);
+    const t = b - (b - a) * ((gb + d2 - d1) / (gb - ga + 2 * d2));
+    if (Number.isFinite(t)) return Math.min(Math.max(t, lo + 0.1 * (hi - lo)), hi - 0.1 * (hi - lo));
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Minimises `f` from `x0` (not modified).
+ * @returns the best iterate found, its loss and the counts.
+ */
+export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
+  const { maxEvals = 500, history = 20, lineSearch = 'strong-wolfe', gradTol = 0, onStep, signal } = options;
+  const n = x0.length;
+  const x = Float32Array.from(x0);
+  let evals = 0;
+  const evaluate = async (at: Float32Array) => {
+    evals++;
+    const r = await f(at);
+    return { loss: r.loss, grad: Float32Array.from(r.grad) };
+  };
+  const first = await evaluate(x);
+  let loss = first.loss;
+  let grad: Float32Array = first.grad;
+  const S: Float32Array[] = [];
+  const Y: Float32Array[] = [];
+  const rho: number[] = [];
+  const d = new Float32Array(n);
+  const xNew = new Float32Array(n);
+  const alphas = new Float64Array(history);
+  let iteration = 0;
+  let stopReason: MinimizeResult['stopReason'] = 'budget';
+
+  while (evals < maxEvals) {
+    if (signal?.aborted) {
+      stopReason = 'aborted';
+      break;
+    }
+    let gmax = 0;
+    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(grad[i]!));
+    if (gmax <= gradTol) {
+      stopReason = 'converged';
+      break;
+    }
+    // Two-loop recursion: d = −H·g.
+    for (let i = 0; i < n; i++) d[i] = -grad[i]!;
+    for (let k = S.length - 1; k >= 0; k--) {
+      alphas[k] = rho[k]! * dot(S[k]!, d);
+      axpyInto(d, d, -alphas[k]!, Y[k]!);
+    }
+    if (S.length) {
+      const last = S.length - 1;
+      const gamma = dot(S[last]!, Y[last]!) / dot(Y[last]!, Y[last]!);
+      for (let i = 0; i < n; i++) d[i]! *= gamma;
+    }
+    for (let k = 0; k < S.length; k++) {
+      const beta = rho[k]! * dot(Y[k]!, d);
+      axpyInto(d, d, alphas[k]! - beta, S[k]!);
+    }
+    let slope = dot(grad, d);
+    if (!(slope < 0)) {
+      // Not a descent direction (numerical trouble): restart from steepest descent.
+      S.length = Y.length = rho.length = 0;
+      for (let i = 0; i < n; i++) d[i] = -grad[i]!;
+      slope = dot(grad, d);
+    }
+    let t = 1;
+    if (S.length === 0) {
+      let g1 = 0;
+      for (let i = 0; i < n; i++) g1 += Math.abs(grad[i]!);
+      t = Math.min(1, 1 / g1);
+    }
+
+    let accepted: { loss: number; grad: Float32Array; t: number } | null = null;
+    if (lineSearch === 'fixed') {
+      axpyInto(xNew, x, t, d);
+      const r = await evaluate(xNew);
+      if (Number.isFinite(r.loss)) accepted = { ...r, t };
+    } else {
+      accepted = await strongWolfe(evaluate, x, xNew, d, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted);
+    }
+    if (!accepted) {
+      stopReason = signal?.aborted ? 'aborted' : evals >= maxEvals ? 'budget' : 'no-progress';
+      break;
+    }
+    axpyInto(xNew, x, accepted.t, d);
+    const s = new Float32Array(n);
+    const yv = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s[i] = xNew[i]! - x[i]!;
+      yv[i] = accepted.grad[i]! - grad[i]!;
+    }
+    const sy = dot(s, yv);
+    if (sy > 1e-10 * Math.sqrt(dot(s, s) * dot(yv, yv))) {
+      if (S.length === history) {
+        S.shift();
+        Y.shift();
+        rho.shift();
+      }
+      S.push(s);
+      Y.push(yv);
+      rho.push(1 / sy);
+    }
+    x.set(xNew);
+    loss = accepted.loss;
+    grad = accepted.grad;
+    iteration++;
+    await onStep?.({ iteration, evaluations: evals, loss, x });
+  }
+  return { x, loss, iterations: iteration, evaluations: evals, stopReason };
+}
+
+/**
+ * Strong-Wolfe line search along d from x (N&W Alg. 3.5 with zoom, Alg. 3.6).
+ * @returns the accepted step with its loss and gradient, or null when the budget ran out or no
+ *          decrease was found.
+ */
+async function strongWolfe(
+  evaluate: (x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>,
+  x: Float32Array, xt: Float32Array, d: Float32Array, f0: number, g0: number, t1: number, exhausted: () => boolean,
+): Promise<{ loss: number; grad: Float32Array; t: number } | null> {
+  const c1 = 1e-4;
+  const c2 = 0.9;
+  const at = async (t: number) => {
+    axpyInto(xt, x, t, d);
+    const r = await evaluate(xt);
+    return { t, loss: r.loss, grad: r.grad, slope: dot(r.grad, d) };
+  };
+  let prev = { t: 0, loss: f0, slope: g0, grad: null as Float32Array | null };
+  let t = t1;
+  let best: { loss: number; grad: Float32Array; t: number } | null = null;
+  for (let i = 0; i < 25 && !exhausted(); i++) {
+    const cur = await at(t);
+    if (!Number.isFinite(cur.loss)) {
+      t = (prev.t + t) / 2; // NaN/Inf: shrink towards the last good point
+      continue;
+    }
+    if (cur.loss < f0 && (!best || cur.loss < best.loss)) best = cur;
+    if (cur.loss > f0 + c1 * t * g0 || (i > 0 && cur.loss >= prev.loss)) {
+      return (await zoom(at, prev, cur, f0, g0, c1, c2, exhausted)) ?? best;
+    }
+    if (Math.abs(cur.slope) <= -c2 * g0) return cur;
+    if (cur.slope >= 0) return (await zoom(at, cur, prev, f0, g0, c1, c2, exhausted)) ?? best;
+    prev = cur;
+    t *= 2;
+  }
+  return best;
+}
+
+type Point = { t: number; loss: number; slope: number };
+
+async function zoom(
+  at: (t: number) => Promise<Point & { grad: Float32Array }>, lo: Point, hi: Point,
+  f0: number, g0: number, c1: number, c2: number, exhausted: () => boolean,
+): Promise<{ loss: number; grad: Float32Array; t: number } | null> {
+  let best: (Point & { grad: Float32Array }) | null = null;
+  for (let i = 0; i < 20 && !exhausted(); i++) {
+    const t = cubicMin(lo.t, lo.loss, lo.slope, hi.t, hi.loss, hi.slope);
+    const cur = await at(t);
+    if (Number.isFinite(cur.loss) && cur.loss < f0 && (!best || cur.loss < best.loss)) best = cur;
+    if (!Number.isFinite(cur.loss) || cur.loss > f0 + c1 * t * g0 || cur.loss >= lo.loss) {
+      hi = cur;
+    } else {
+      if (Math.abs(cur.slope) <= -c2 * g0) return cur;
+      if (cur.slope * (hi.t - lo.t) >= 0) hi = lo;
+      lo = cur;
+    }
+    if (Math.abs(hi.t - lo.t) < 1e-12 * Math.max(1, Math.abs(lo.t))) break;
+  }
+  return best;
+}

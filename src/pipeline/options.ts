@@ -1,0 +1,181 @@
+/**
+ * The options of a stylisation, defined once: name, type, default, documentation and validation.
+ * The CLI's flags and help text are derived from this table (flag = kebab-case of the key), and
+ * `validateOptions` is what both the CLI and the library call.
+ *
+ * Defaults marked "preset" come from the chosen preset (presets.ts) when not given.
+ */
+import { getPreset, PresetName, PRESETS } from '../losses/presets.js';
+import type { TvForm } from '../losses/tv.js';
+import type { Architecture, Pooling } from '../networks/vgg.js';
+
+/** A validation failure; the message says what was expected, what was received, what to do. */
+export class OptionError extends Error {
+  override name = 'OptionError';
+}
+
+/** Options of {@link stylize}, all validated. Images are paths or decoded RGB images. */
+export interface StylizeOptions {
+  /** Weight file (safetensors); default: the untrained network (see `network`). */
+  weights?: string;
+  /** Architecture of the untrained network when no weights are given. */
+  network: Architecture;
+  preset: PresetName;
+  pooling: Pooling;
+  optimizer: 'lbfgs' | 'adam';
+  lineSearch: 'strong-wolfe' | 'fixed';
+  /** L-BFGS correction pairs. */
+  history: number;
+  /** Adam step size in 0–255 pixel units. */
+  learningRate: number;
+  /** Objective evaluations (the unit the reference tools count as iterations). */
+  iterations: number;
+  /** Output size: longest side in px (ignored when `area` is set). */
+  size: number;
+  /** Output size by pixel area instead (Gatys's rule), in px. */
+  area?: number;
+  /** Style images are sized to `styleScale` × the output's longest side (or area). */
+  styleScale: number;
+  /** Blend weights of the style images (normalised to sum 1); default equal. */
+  styleBlend?: number[];
+  init: string;
+  seed: number;
+  contentLayers?: string[];
+  contentLayerWeights?: number[];
+  styleLayers?: string[];
+  styleLayerWeights?: number[];
+  /** α, β, γ: default from the preset. */
+  contentWeight?: number;
+  styleWeight?: number;
+  tvWeight?: number;
+  tv?: TvForm;
+  originalColors: boolean;
+  /** Emit the current image with every Nth iteration event (0: never). */
+  imageEvery: number;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
+
+/** One option's definition. */
+export interface OptionDef {
+  readonly key: keyof StylizeOptions;
+  readonly kind: Kind;
+  readonly doc: string;
+  /** Default, or a text such as 'preset' for defaults resolved later. */
+  readonly default?: unknown;
+  readonly defaultText?: string;
+  readonly choices?: readonly string[];
+  /** Lower bound (inclusive unless `exclusiveMin`). */
+  readonly min?: number;
+  readonly exclusiveMin?: boolean;
+  readonly max?: number;
+  /** CLI-only short alias. */
+  readonly short?: string;
+}
+
+export const OPTION_DEFS: readonly OptionDef[] = [
+  { key: 'weights', kind: 'string', doc: 'VGG weight file (safetensors, torchvision or canonical keys); default: the untrained network', defaultText: 'untrained' },
+  { key: 'network', kind: 'string', doc: 'architecture of the untrained network used when no --weights is given', default: 'vgg19', choices: ['vgg19', 'vgg16'] },
+  { key: 'preset', kind: 'string', doc: "loss normalisation and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: Object.keys(PRESETS) },
+  { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg)', default: 'avg', choices: ['max', 'avg'] },
+  { key: 'optimizer', kind: 'string', doc: 'optimiser', default: 'lbfgs', choices: ['lbfgs', 'adam'] },
+  { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: 'strong-wolfe', choices: ['strong-wolfe', 'fixed'] },
+  { key: 'history', kind: 'int', doc: 'L-BFGS correction pairs kept (memory: 2·history·3·H·W floats)', default: 20, min: 1, max: 1000 },
+  { key: 'learningRate', kind: 'number', doc: 'Adam step size in 0–255 pixel units', default: 2, min: 0, exclusiveMin: true },
+  { key: 'iterations', kind: 'int', doc: 'objective evaluations (each is one forward+backward pass)', default: 300, min: 1, max: 1_000_000 },
+  { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
+  { key: 'area', kind: 'int', doc: 'output size by pixel area instead of longest side (Gatys: 512·512)', min: 256, max: 268_435_456 },
+  { key: 'styleScale', kind: 'number', doc: 'style image size relative to the output', default: 1, min: 0, exclusiveMin: true, max: 8 },
+  { key: 'styleBlend', kind: 'numbers', doc: 'blend weights of several style images (normalised to sum 1)', defaultText: 'equal' },
+  { key: 'init', kind: 'string', doc: "starting image: 'content', 'noise' (seeded), 'style', or an image file", default: 'content' },
+  { key: 'seed', kind: 'int', doc: 'seed for the noise init and the untrained network', default: 0, min: 0, max: 2 ** 32 - 1 },
+  { key: 'contentLayers', kind: 'strings', doc: 'content layers, e.g. relu4_2', defaultText: 'preset' },
+  { key: 'contentLayerWeights', kind: 'numbers', doc: 'per-content-layer weights u_c', defaultText: '1 each' },
+  { key: 'styleLayers', kind: 'strings', doc: 'style layers, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1', defaultText: 'preset' },
+  { key: 'styleLayerWeights', kind: 'numbers', doc: 'per-style-layer weights w_l', defaultText: 'preset' },
+  { key: 'contentWeight', kind: 'number', doc: 'α, weight of the content loss', defaultText: 'preset', min: 0 },
+  { key: 'styleWeight', kind: 'number', doc: 'β, weight of the style loss', defaultText: 'preset', min: 0 },
+  { key: 'tvWeight', kind: 'number', doc: 'γ, weight of the total-variation loss', defaultText: 'preset', min: 0 },
+  { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
+  { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
+  { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0 },
+  { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime', defaultText: 'all cores', min: 1, max: 1024 },
+];
+
+function fmt(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? `[${v.map(fmt).join(', ')}]` : String(v);
+}
+
+function checkNumber(def: OptionDef, v: unknown, int: boolean): number {
+  const what = `${int ? 'an integer' : 'a number'}${def.min !== undefined ? ` ${def.exclusiveMin ? '>' : '≥'} ${def.min}` : ''}${def.max !== undefined ? ` and ≤ ${def.max}` : ''}`;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))
+    || (def.min !== undefined && (def.exclusiveMin ? v <= def.min : v < def.min)) || (def.max !== undefined && v > def.max)) {
+    throw new OptionError(`invalid ${def.key}: expected ${what}, received ${fmt(v)}`);
+  }
+  return v;
+}
+
+/** Validates one value against its definition; returns it. @throws OptionError */
+export function validateOption(def: OptionDef, v: unknown): unknown {
+  switch (def.kind) {
+    case 'number':
+      return checkNumber(def, v, false);
+    case 'int':
+      return checkNumber(def, v, true);
+    case 'boolean':
+      if (typeof v !== 'boolean') throw new OptionError(`invalid ${def.key}: expected true or false, received ${fmt(v)}`);
+      return v;
+    case 'string':
+      if (typeof v !== 'string' || v === '') throw new OptionError(`invalid ${def.key}: expected a non-empty string, received ${fmt(v)}`);
+      if (def.choices && !def.choices.includes(v)) throw new OptionError(`invalid ${def.key}: expected one of ${def.choices.join(', ')}, received ${fmt(v)}`);
+      return v;
+    case 'numbers':
+      if (!Array.isArray(v) || v.length === 0) throw new OptionError(`invalid ${def.key}: expected a non-empty list of numbers ≥ 0, received ${fmt(v)}`);
+      for (const x of v) {
+        if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
+          throw new OptionError(`invalid ${def.key}: expected numbers ≥ 0 (finite, not NaN), received ${fmt(x)} in ${fmt(v)}`);
+        }
+      }
+      return v;
+    case 'strings':
+      if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x === '')) {
+        throw new OptionError(`invalid ${def.key}: expected a non-empty list of names, received ${fmt(v)}`);
+      }
+      return v;
+  }
+}
+
+/**
+ * Fills defaults and validates every option, including the cross-option rules (list lengths).
+ * @throws OptionError for the first invalid or unknown option.
+ */
+export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(input)) {
+    if (!OPTION_DEFS.some((d) => d.key === key)) {
+      throw new OptionError(`unknown option '${key}'; expected one of: ${OPTION_DEFS.map((d) => d.key).join(', ')}`);
+    }
+  }
+  for (const def of OPTION_DEFS) {
+    const v = (input as Record<string, unknown>)[def.key];
+    if (v === undefined) {
+      if (def.default !== undefined) out[def.key] = def.default;
+      continue;
+    }
+    out[def.key] = validateOption(def, v);
+  }
+  const o = out as unknown as StylizeOptions;
+  getPreset(o.preset);
+  const pairs: [keyof StylizeOptions, keyof StylizeOptions][] = [['contentLayers', 'contentLayerWeights'], ['styleLayers', 'styleLayerWeights']];
+  for (const [layersKey, weightsKey] of pairs) {
+    const w = o[weightsKey] as number[] | undefined;
+    if (!w) continue;
+    const layers = (o[layersKey] as string[] | undefined) ?? (layersKey === 'contentLayers' ? getPreset(o.preset).contentLayers : getPreset(o.preset).styleLayers);
+    if (w.length !== layers.length) {
+      throw new OptionError(`invalid ${weightsKey}: expected ${layers.length} weights, one per layer of ${layers.join(', ')}; received ${w.length}`);
+    }
+  }
+  return o;
+}

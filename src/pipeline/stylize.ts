@@ -1,0 +1,223 @@
+/**
+ * The driver: Gatys et al. style transfer, in stages that read top to bottom.
+ *
+ *   load → size → network → targets → objective → init → optimise → postprocess
+ *
+ * The core never prints and never touches files other than its inputs: it reports through typed
+ * events and returns the image; the CLI writes it. Cancellation goes through an AbortSignal: the
+ * optimiser stops between evaluations and the current image is returned with stopReason 'aborted'.
+ */
+import { resolveEngine, type Engine } from '../engine/index.js';
+import { sizeByArea, sizeByLongestSide, transferLuminance } from '../image/color.js';
+import { fromPlanar, readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
+import { getPreset, Preset } from '../losses/presets.js';
+import type { ObjectiveSpec } from '../losses/objective.js';
+import { checkLayerNames, minImageSide, randomVggWeights, VggWeights } from '../networks/vgg.js';
+import { loadWeightsFile } from '../networks/weights/load.js';
+import { adam } from '../optimizers/adam.js';
+import { lbfgs, MinimizeResult, Objective, StepInfo } from '../optimizers/lbfgs.js';
+import { gaussian } from '../util/random.js';
+import { OptionError, StylizeOptions, validateOptions } from './options.js';
+import { computeTargets, Image255, StyleProblem } from './problem.js';
+
+/** An input image: a file path or decoded 8-bit RGB. */
+export type ImageInput = string | RgbImage;
+
+/** Events emitted by {@link stylize}, in order: notice*, start, iterate*, done. */
+export type StylizeEvent =
+  | { type: 'notice'; message: string }
+  | { type: 'start'; width: number; height: number; network: string; preset: string; iterations: number }
+  | {
+    type: 'iterate';
+    iteration: number;
+    evaluations: number;
+    /** Total loss L. */
+    loss: number;
+    /** Each term before its weight (keys `content/<layer>`, `style/<layer>`, `tv`). */
+    terms: Record<string, number>;
+    elapsedMs: number;
+    /** The current image (clipped to 0–255), when `imageEvery` asks for it. */
+    image?: RgbImage;
+  }
+  | { type: 'done'; stopReason: StylizeResult['stopReason']; loss: number; elapsedMs: number };
+
+export interface StylizeResult {
+  /** The output image, 8-bit RGB (the last good iterate, clipped). */
+  readonly image: RgbImage;
+  readonly loss: number;
+  readonly initialLoss: number;
+  readonly terms: Record<string, number>;
+  readonly iterations: number;
+  readonly evaluations: number;
+  /** 'nan': the objective became NaN/Inf; the image is the last finite iterate. */
+  readonly stopReason: MinimizeResult['stopReason'] | 'nan';
+}
+
+export interface StylizeRequest extends Partial<StylizeOptions> {
+  content: ImageInput;
+  style: ImageInput | ImageInput[];
+}
+
+export interface RunControl {
+  onEvent?: (e: StylizeEvent) => void;
+  signal?: AbortSignal;
+  /** Engine to use (default: the highest-priority registered engine). */
+  engine?: Engine;
+}
+
+// --- stages ------------------------------------------------------------------------------------
+
+async function loadInput(input: ImageInput): Promise<RgbImage> {
+  return typeof input === 'string' ? readImage(input) : input;
+}
+
+/** Output size from the content image's size and the options. */
+export function planSize(content: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area'>): { width: number; height: number } {
+  return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
+}
+
+/** Loads the weights named by the options, or makes the untrained network (with a notice). */
+export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<VggWeights> {
+  if (o.weights) return loadWeightsFile(o.weights);
+  notice(`no --weights given: using an untrained ${o.network} (seed ${o.seed}), a lower-quality tier; pass a VGG-19 weight file with --weights for the paper's results`);
+  return randomVggWeights(o.network, o.seed);
+}
+
+/** The objective spec from the options, the preset and the network. */
+export function objectiveSpec(o: StylizeOptions, preset: Preset, weights: VggWeights, size: { width: number; height: number }): ObjectiveSpec {
+  const contentLayers = o.contentLayers ?? [...preset.contentLayers];
+  const styleLayers = o.styleLayers ?? [...preset.styleLayers];
+  checkLayerNames(weights.arch, [...contentLayers, ...styleLayers]);
+  const channels = (layer: string) => {
+    const block = Number(/\d/.exec(layer)?.[0] ?? 1);
+    return weights.convs.get(`conv${block}_1`)?.shape[0] ?? 64;
+  };
+  return {
+    weights,
+    pooling: o.pooling,
+    width: size.width,
+    height: size.height,
+    content: contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 })),
+    style: styleLayers.map((layer, i) => ({ layer, weight: o.styleLayerWeights?.[i] ?? preset.styleLayerWeight(channels(layer)) })),
+    contentFactor: preset.contentFactor,
+    styleFactor: preset.styleFactor,
+    alpha: o.contentWeight ?? preset.alpha,
+    beta: o.styleWeight ?? preset.beta,
+    gamma: o.tvWeight ?? preset.gamma,
+    tv: o.tv ?? preset.tv,
+  };
+}
+
+/** The starting image [3,H,W] in 0–255. */
+async function initImage(o: StylizeOptions, content: Image255, styles: RgbImage[]): Promise<Float32Array> {
+  const { width, height } = content;
+  if (o.init === 'content') return Float32Array.from(content.data);
+  if (o.init === 'noise') {
+    const g = gaussian(o.seed);
+    return Float32Array.from({ length: 3 * width * height }, () => Math.min(255, Math.max(0, 127.5 + 40 * g())));
+  }
+  const img = o.init === 'style' ? styles[0]! : await readImage(o.init);
+  return toPlanar(await resizeImage(img, width, height)).data;
+}
+
+/** Wraps the problem as an optimiser objective that counts NaN/Inf instead of passing them on. */
+function guardedObjective(problem: StyleProblem, onNaN: () => void): Objective & { last: () => Record<string, number> } {
+  let terms: Record<string, number> = {};
+  const f = async (x: Float32Array) => {
+    const ev = await problem.evaluate(x);
+    let finite = Number.isFinite(ev.loss);
+    for (let i = 0; finite && i < ev.grad.length; i += 1) if (!Number.isFinite(ev.grad[i]!)) finite = false;
+    if (!finite) {
+      onNaN();
+      return { loss: NaN, grad: ev.grad };
+    }
+    terms = ev.terms;
+    return { loss: ev.loss, grad: ev.grad };
+  };
+  return Object.assign(f, { last: () => terms });
+}
+
+// --- the driver --------------------------------------------------------------------------------
+
+/**
+ * Repaints `content` in the style of `style` (one image or several, blended).
+ * @throws OptionError, ImageError, WeightFormatError or GraphBuildError with a message that says
+ *         what was expected, what was received and what to do.
+ */
+export async function stylize(request: StylizeRequest, control: RunControl = {}): Promise<StylizeResult> {
+  const { content: contentInput, style: styleInput, ...rest } = request;
+  const o = validateOptions(rest);
+  const emit = control.onEvent ?? (() => {});
+  const preset = getPreset(o.preset);
+  const t0 = performance.now();
+
+  // load
+  const styleInputs = Array.isArray(styleInput) ? styleInput : [styleInput];
+  if (styleInputs.length === 0) throw new OptionError('expected at least one style image, received none');
+  if (o.styleBlend && o.styleBlend.length !== styleInputs.length) {
+    throw new OptionError(`invalid styleBlend: expected ${styleInputs.length} weights, one per style image; received ${o.styleBlend.length}`);
+  }
+  const blendSum = (o.styleBlend ?? styleInputs.map(() => 1)).reduce((a, b) => a + b, 0);
+  if (!(blendSum > 0)) throw new OptionError('invalid styleBlend: the weights must not all be zero');
+  const contentRaw = await loadInput(contentInput);
+  const stylesRaw = await Promise.all(styleInputs.map(loadInput));
+
+  // size
+  const size = planSize(contentRaw, o);
+  const weights = await resolveNetwork(o, (message) => emit({ type: 'notice', message }));
+  const spec = objectiveSpec(o, preset, weights, size);
+  const minSide = minImageSide(weights.arch, [...spec.content, ...spec.style].map((l) => l.layer));
+  for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', planSize(s, { size: o.size * o.styleScale, area: o.area && o.area * o.styleScale ** 2 })] as const)]) {
+    if (s.width < minSide || s.height < minSide) {
+      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${[...spec.content, ...spec.style].map((l) => l.layer).join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
+    }
+  }
+  const content = toPlanar(await resizeImage(contentRaw, size.width, size.height));
+  const styles = await Promise.all(stylesRaw.map(async (s, i) => {
+    const ss = planSize(s, { size: Math.round(o.size * o.styleScale), area: o.area && Math.round(o.area * o.styleScale ** 2) });
+    return { image: toPlanar(await resizeImage(s, ss.width, ss.height)), weight: (o.styleBlend?.[i] ?? 1) / blendSum };
+  }));
+
+  // targets and objective
+  const engine = control.engine ?? (await resolveEngine());
+  const sessionOpts = { threads: o.threads };
+  const targets = await computeTargets(engine, spec, content, styles, sessionOpts);
+  const problem = await StyleProblem.create(engine, spec, targets, sessionOpts);
+  emit({ type: 'start', width: size.width, height: size.height, network: weights.source, preset: preset.name, iterations: o.iterations });
+
+  try {
+    // init and optimise
+    const x0 = await initImage(o, content, stylesRaw.map((s, i) => fromPlanar(styles[i]!.image)));
+    let nan = false;
+    const objective = guardedObjective(problem, () => (nan = true));
+    let initialLoss = NaN;
+    const onStep = (s: StepInfo) => {
+      const wantImage = o.imageEvery > 0 && s.iteration % o.imageEvery === 0;
+      emit({
+        type: 'iterate', iteration: s.iteration, evaluations: s.evaluations, loss: s.loss, terms: objective.last(),
+        elapsedMs: performance.now() - t0, image: wantImage ? fromPlanar({ data: s.x, width: size.width, height: size.height }) : undefined,
+      });
+    };
+    const counted: Objective = async (x) => {
+      const r = await objective(x);
+      if (Number.isNaN(initialLoss)) initialLoss = r.loss;
+      return r;
+    };
+    const common = { maxEvals: o.iterations, onStep, signal: control.signal };
+    const result = o.optimizer === 'adam'
+      ? await adam(counted, x0, { ...common, lr: o.learningRate })
+      : await lbfgs(counted, x0, { ...common, history: o.history, lineSearch: o.lineSearch });
+
+    // postprocess
+    let out: Image255 = { data: result.x, width: size.width, height: size.height };
+    if (o.originalColors) out = transferLuminance(out, content);
+    const stopReason = nan && result.stopReason !== 'budget' && result.stopReason !== 'aborted' ? 'nan' : result.stopReason;
+    emit({ type: 'done', stopReason, loss: result.loss, elapsedMs: performance.now() - t0 });
+    return {
+      image: fromPlanar(out), loss: result.loss, initialLoss, terms: objective.last(),
+      iterations: result.iterations, evaluations: result.evaluations, stopReason,
+    };
+  } finally {
+    await problem.dispose();
+  }
+}

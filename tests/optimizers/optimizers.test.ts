@@ -1,0 +1,79 @@
+/** L-BFGS (both line searches) and Adam on functions with known minima. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lbfgs, Objective } from '../../src/optimizers/lbfgs.js';
+import { adam } from '../../src/optimizers/adam.js';
+
+/** f(x) = ½ Σ d_i (x_i − c_i)², d_i from 1 to 100 (condition number 100); minimum 0 at c. */
+function quadratic(n: number): { f: Objective; c: Float32Array } {
+  const d = Float64Array.from({ length: n }, (_, i) => 1 + (99 * i) / (n - 1));
+  const c = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+  const f: Objective = async (x) => {
+    let loss = 0;
+    const grad = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = x[i]! - c[i]!;
+      loss += 0.5 * d[i]! * r * r;
+      grad[i] = d[i]! * r;
+    }
+    return { loss, grad };
+  };
+  return { f, c };
+}
+
+/** Rosenbrock in 2·k dimensions: Σ 100(y − x²)² + (1 − x)²; minimum 0 at all ones. */
+const rosenbrock: Objective = async (v) => {
+  let loss = 0;
+  const grad = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i += 2) {
+    const x = v[i]!;
+    const y = v[i + 1]!;
+    loss += 100 * (y - x * x) ** 2 + (1 - x) ** 2;
+    grad[i] = -400 * x * (y - x * x) - 2 * (1 - x);
+    grad[i + 1] = 200 * (y - x * x);
+  }
+  return { loss, grad };
+};
+
+const maxDiff = (a: Float32Array, b: Float32Array | number) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (typeof b === 'number' ? b : b[i]!))), 0);
+
+test('L-BFGS with strong Wolfe solves a 100-D quadratic of condition 100 to 1e-4', async () => {
+  const { f, c } = quadratic(100);
+  const r = await lbfgs(f, new Float32Array(100), { maxEvals: 200 });
+  assert.ok(maxDiff(r.x, c) < 1e-4, `max |x − c| = ${maxDiff(r.x, c)}`);
+  assert.ok(r.evaluations < 120, `used ${r.evaluations} evaluations`);
+});
+
+test('L-BFGS with strong Wolfe solves the 10-D Rosenbrock function from (−1.2, 1)', async () => {
+  const x0 = Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1.2));
+  const r = await lbfgs(rosenbrock, x0, { maxEvals: 500 });
+  assert.ok(r.loss < 1e-8, `loss ${r.loss}`);
+  assert.ok(maxDiff(r.x, 1) < 1e-3, `max |x − 1| = ${maxDiff(r.x, 1)}`);
+});
+
+test('L-BFGS with the fixed unit step (Torch style) solves the quadratic', async () => {
+  const { f, c } = quadratic(50);
+  const r = await lbfgs(f, new Float32Array(50), { maxEvals: 300, lineSearch: 'fixed' });
+  assert.ok(maxDiff(r.x, c) < 1e-3, `max |x − c| = ${maxDiff(r.x, c)}`);
+});
+
+test('L-BFGS stops at once when aborted and reports it', async () => {
+  const { f } = quadratic(10);
+  const ac = new AbortController();
+  const r = await lbfgs(f, new Float32Array(10), { maxEvals: 100, signal: ac.signal, onStep: (s) => { if (s.iteration === 2) ac.abort(); } });
+  assert.equal(r.stopReason, 'aborted');
+  assert.equal(r.iterations, 2);
+});
+
+test('Adam reaches the minimum of the quadratic; lr is the per-coordinate step size', async () => {
+  const { f, c } = quadratic(20);
+  let firstStep = 0;
+  const r = await adam(f, new Float32Array(20), { maxEvals: 3000, lr: 0.05, onStep: (s) => { if (s.iteration === 1) firstStep = maxDiff(s.x, 0); } });
+  assert.ok(Math.abs(firstStep - 0.05) < 1e-6, `first step moved ${firstStep}`);
+  assert.ok(maxDiff(r.x, c) < 1e-2, `max |x − c| = ${maxDiff(r.x, c)}`);
+});
+
+test('Adam gets within 1e-2 of the Rosenbrock minimum', async () => {
+  const r = await adam(rosenbrock, Float32Array.from([-1.2, 1]), { maxEvals: 20000, lr: 0.01 });
+  assert.ok(maxDiff(r.x, 1) < 2e-2, `x = ${Array.from(r.x)}`);
+});
