@@ -112,7 +112,7 @@ async function runStylize(argv: string[]): Promise<number> {
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} in ${result.evaluations} evaluations (${result.stopReason})\n`);
     if (result.stopReason === 'nan') {
-      process.stderr.write(`error: the loss became NaN or infinite after ${result.evaluations} evaluations; ${output} holds the last good image. Lower --style-weight/--learning-rate or check the weight file for NaNs\n`);
+      process.stderr.write(`error: the loss became NaN or infinite at evaluation ${result.evaluations + 1}; ${output} holds the last good image. Lower --style-weight/--learning-rate or check the weight file for NaNs\n`);
       return EXIT.nan;
     }
     return result.stopReason === 'aborted' ? EXIT.interrupted : EXIT.ok;

@@ -1,0 +1,143 @@
+/**
+ * The `impasto` command end to end, as a user runs it: score against the torch fixture, a real
+ * stylisation with a weight file of seeded random VGG-19 weights, Ctrl-C, and bad input.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { randomVggWeights } from '../../src/networks/vgg.js';
+import { NamedTensor, writeSafetensors } from '../../src/networks/weights/safetensors.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const fixtures = path.join(root, 'tests/fixtures/reference');
+const shared = path.join(root, '../shared/images');
+let dir = '';
+let vgg19 = '';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; `onStdout` may act on the child (e.g. send SIGINT). */
+function impasto(args: string[], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), ...args], { cwd: dir});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-cli-'));
+  // A full-size VGG-19 (20,024,384 conv parameters) with seeded random weights, canonical keys,
+  // Caffe preprocessing (the convention of the Oxford weights, Impasto's default).
+  const w = randomVggWeights('vgg19', 1);
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, p] of w.convs) {
+    tensors.set(`${name}.weight`, { data: p.weight, shape: p.shape });
+    tensors.set(`${name}.bias`, { data: p.bias, shape: [p.shape[0]] });
+  }
+  vgg19 = path.join(dir, 'vgg19-random.safetensors');
+  await writeFile(vgg19, writeSafetensors(tensors, { 'impasto.preprocess': 'caffe' }));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('impasto score --json matches torch float64 per term (relative error ≤ 1e-5)', async () => {
+  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
+    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--pooling', 'avg', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  const ref = JSON.parse(await readFile(path.join(fixtures, 'score-expected.json'), 'utf8'));
+  assert.deepEqual(Object.keys(got), ['total', 'content', 'style', 'tv']);
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-5 * Math.abs(b), `${what}: ${a} vs torch ${b}`);
+  close(got.total, ref.total, 'total');
+  close(got.content, ref.content, 'content');
+  close(got.tv, ref.tv, 'tv');
+  assert.deepEqual(Object.keys(got.style), Object.keys(ref.style));
+  for (const k of Object.keys(ref.style)) close(got.style[k], ref.style[k], `style ${k}`);
+});
+
+test('stylising at 256 px with a VGG-19 weight file lowers the loss 10× from the content init and writes a valid PNG', async () => {
+  const out = path.join(dir, 'styled.png');
+  const r = await impasto([path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '-o', out,
+    '--weights', vgg19, '--size', '256', '--iterations', '80', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const result = lines.at(-1);
+  assert.equal(result.type, 'result');
+  assert.ok(lines.some((l) => l.type === 'iterate' && typeof l.terms['style/relu1_1'] === 'number'), 'iteration events carry every term');
+  assert.ok(result.initialLoss / result.loss >= 10, `loss ${result.initialLoss} → ${result.loss}`);
+  const meta = await sharp(out).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['png', 256, 192]);
+});
+
+test('Ctrl-C mid-run writes the current image, completely, and exits 130', async () => {
+  const out = path.join(dir, 'interrupted.jpg');
+  let sent = false;
+  const r = await impasto([path.join(shared, 'tubingen.jpg'), path.join(shared, 'the_scream.jpg'), '-o', out,
+    '--weights', path.join(fixtures, 'net-avg.safetensors'), '--size', '128', '--iterations', '100000', '--json'], (text, child) => {
+    if (!sent && (text.match(/"type":"iterate"/g) ?? []).length >= 3) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  assert.ok(sent, 'the run reached its third iteration');
+  assert.equal(r.code, 130, r.stderr);
+  const meta = await sharp(out).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 128, 96]);
+  const stats = await sharp(out).stats();
+  assert.ok(stats.channels.every((c) => c.max > c.min), 'a real image, not a blank');
+  assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).stopReason, 'aborted');
+});
+
+test('bad input: each case exits non-zero with a clear message and writes nothing', async () => {
+  const out = path.join(dir, 'never.png');
+  await writeFile(path.join(dir, 'text.png'), 'hello\n');
+  await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'one.png'));
+  const net = path.join(fixtures, 'net-avg.safetensors');
+  const cases: [string[], number, RegExp][] = [
+    [['missing.jpg', path.join(shared, 'starry_night.jpg')], 3, /the file does not exist; check the path/],
+    [[path.join(dir, 'text.png'), path.join(shared, 'starry_night.jpg')], 3, /text\.png: expected a JPEG, PNG/],
+    [[path.join(dir, 'one.png'), path.join(shared, 'starry_night.jpg'), '--size', '16'], 2, /but layers relu4_2, .* need at least 16×16/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--style-layers', 'relu1_1,relu9_9'], 2, /unknown layer name 'relu9_9' for vgg19; expected one of: conv1_1/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--style-weight', '-1'], 2, /invalid styleWeight: expected a number ≥ 0, received -1/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--content-weight', 'NaN'], 2, /invalid contentWeight: expected a number ≥ 0, received NaN/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--style-layer-weights', '1,NaN,1,1,1'], 2, /expected numbers ≥ 0 \(finite, not NaN\), received NaN/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--weights', path.join(dir, 'text.png')], 3, /unrecognised weight file .*expected safetensors/],
+    [[path.join(shared, 'tubingen.jpg')], 2, /expected a content image and at least one style image, received 1 file name/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--sise', '10'], 2, /unknown flag '--sise'/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await impasto([...args, '-o', out, ...(args.includes('--weights') ? [] : ['--weights', net])]);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    await assert.rejects(readFile(out), 'no output written');
+  }
+});
+
+test('a NaN mid-optimisation is reported, exits 4, and the last good image is kept', async () => {
+  const out = path.join(dir, 'nan.png');
+  // Adam with an absurd step: the first evaluation is finite, the next overflows to Inf/NaN.
+  const r = await impasto([path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '-o', out,
+    '--weights', path.join(fixtures, 'net-avg.safetensors'), '--size', '64', '--optimizer', 'adam', '--learning-rate', '1e38', '--iterations', '10']);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /the loss became NaN or infinite at evaluation 2; .*nan\.png holds the last good image/);
+  const stats = await sharp(out).stats();
+  assert.ok(stats.channels.every((c) => c.max > c.min), 'the kept image is the content init, not a blank');
+});
