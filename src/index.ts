@@ -1,0 +1,31 @@
+/**
+ * Impasto: neural style transfer by the optimisation method of Gatys, Ecker & Bethge (CVPR 2016),
+ * on ONNX Runtime. This is the package's only public entry.
+ *
+ * @example
+ * ```ts
+ * import { stylize, writeImage } from 'impasto';
+ * const result = await stylize({ content: 'photo.jpg', style: 'painting.jpg', size: 384 }, {
+ *   onEvent: (e) => { if (e.type === 'iterate') console.log(e.iteration, e.loss); },
+ * });
+ * await writeImage('out.png', result.image);
+ * ```
+ */
+export { stylize, planSize } from './pipeline/stylize.js';
+export type { StylizeEvent, StylizeResult, StylizeRequest, RunControl, ImageInput } from './pipeline/stylize.js';
+export { score } from './pipeline/score.js';
+export type { ScoreResult, ScoreRequest } from './pipeline/score.js';
+export { OPTION_DEFS, OptionError, validateOptions } from './pipeline/options.js';
+export type { StylizeOptions, OptionDef } from './pipeline/options.js';
+export { PRESETS, getPreset } from './losses/presets.js';
+export type { Preset, PresetName } from './losses/presets.js';
+export { readImage, writeImage, ImageError } from './image/io-node.js';
+export type { RgbImage } from './image/io-node.js';
+export { loadWeightsFile, WeightFormatError } from './networks/weights/load.js';
+export { vggLayers, layerNames, randomVggWeights, CAFFE_PREPROCESS, TORCHVISION_PREPROCESS } from './networks/vgg.js';
+export type { Architecture, Pooling, VggWeights, Preprocess } from './networks/vgg.js';
+export { GraphBuildError } from './graph/builder.js';
+export { resolveEngine, registerEngine, listEngines, EngineError } from './engine/index.js';
+export type { Engine, Session, SessionOptions, HostTensor } from './engine/index.js';
+export { lbfgs } from './optimizers/lbfgs.js';
+export { adam } from './optimizers/adam.js';
