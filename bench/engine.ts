@@ -14,7 +14,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { resolveEngine } from '../src/engine/index.js';
 import { buildTargetGraph } from '../src/losses/objective.js';
-import { randomVggWeights, vggLayers, featureSize } from '../src/networks/vgg.js';
+import { randomVggWeights, vggLayers, featureSize, vggNet } from '../src/networks/vgg.js';
 import { computeTargets, StyleProblem } from '../src/pipeline/problem.js';
 import { PRESETS } from '../src/losses/presets.js';
 
@@ -57,7 +57,7 @@ async function child(size: number) {
   const engine = await resolveEngine('node');
   const weights = randomVggWeights('vgg19', 0);
   const spec = {
-    weights, pooling: 'avg' as const, height: size, width: size,
+    net: vggNet(weights, 'avg'), height: size, width: size,
     content: [{ layer: 'relu4_2', weight: 1 }], style: STYLE.map((layer) => ({ layer, weight: 0.2 })),
     contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor,
     alpha: 1, beta: 1e3, gamma: 1e-3, tv: 'l2' as const,
@@ -74,7 +74,7 @@ async function child(size: number) {
   await problem.dispose();
   // Peak RSS of the whole problem (targets, session, evaluations), before the forward-only timing.
   const rss = process.resourceUsage().maxRSS / 1024;
-  const fwdGraph = buildTargetGraph(weights, 'avg', size, size, { features: ['relu5_1'], grams: [] });
+  const fwdGraph = buildTargetGraph(vggNet(weights, 'avg'), size, size, { features: ['relu5_1'], grams: [] });
   const fwd = await engine.createSession(fwdGraph.model, { threads });
   const tForward = await median(() => fwd.run({ image: { data: image, dims: [1, 3, size, size] } }));
   await fwd.dispose();

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveEngine } from '../src/engine/index.js';
 import { readImage, resizeImage, toPlanar } from '../src/image/io-node.js';
 import { PRESETS } from '../src/losses/presets.js';
-import { randomVggWeights } from '../src/networks/vgg.js';
+import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import { loadWeightsFile } from '../src/networks/weights/load.js';
 import { adam } from '../src/optimizers/adam.js';
 import { lbfgs, Objective } from '../src/optimizers/lbfgs.js';
@@ -33,10 +33,11 @@ const images = fileURLToPath(new URL('../../shared/images/', import.meta.url));
 const o = validateOptions({ size });
 const weightsPath = opt('weights', '');
 const weights = weightsPath ? await loadWeightsFile(weightsPath) : randomVggWeights('vgg19', 0);
+const net = vggNet(weights, o.pooling);
 const contentRaw = await readImage(images + opt('content', 'tubingen.jpg'));
 const styleRaw = await readImage(images + opt('style', 'starry_night.jpg'));
 const s = planSize(contentRaw, o);
-const spec = objectiveSpec(o, PRESETS.paper, weights, s);
+const spec = objectiveSpec(o, PRESETS.paper, net, s);
 const content = toPlanar(await resizeImage(contentRaw, s.width, s.height));
 const ss = planSize(styleRaw, o);
 const style = toPlanar(await resizeImage(styleRaw, ss.width, ss.height));
@@ -65,7 +66,7 @@ async function trace(name: string, run: (f: Objective) => Promise<unknown>): Pro
   return at;
 }
 
-console.log(`${s.width}×${s.height}, preset paper, ${weights.source}; best loss after N evaluations (content init ${(await problem.evaluate(content.data)).loss.toExponential(3)})`);
+console.log(`${s.width}×${s.height}, preset paper, ${net.description}; best loss after N evaluations (content init ${(await problem.evaluate(content.data)).loss.toExponential(3)})`);
 console.log(`${'optimiser'.padEnd(26)} ${checkpoints.map((c) => String(c).padStart(10)).join(' ')}`);
 const x0 = Float32Array.from(content.data);
 const wolfe = await trace('L-BFGS strong Wolfe', (f) => lbfgs(f, x0, { maxEvals: evals }));

@@ -14,7 +14,7 @@
  */
 import { GraphBuildError, GraphBuilder, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
-import { buildVgg, checkLayerNames, Pooling, VggWeights } from '../networks/vgg.js';
+import type { FeatureNet } from '../networks/feature-net.js';
 import { contentLoss } from './content.js';
 import { gramOf, gramStyleLoss } from './gram-style.js';
 import { TvForm, tvLoss } from './tv.js';
@@ -27,8 +27,7 @@ export interface LayerWeight {
 
 /** Everything that defines one objective graph. */
 export interface ObjectiveSpec {
-  readonly weights: VggWeights;
-  readonly pooling: Pooling;
+  readonly net: FeatureNet;
   /** Image size in px. */
   readonly height: number;
   readonly width: number;
@@ -64,11 +63,11 @@ export interface ObjectiveGraph {
  */
 export function buildObjectiveGraph(spec: ObjectiveSpec): ObjectiveGraph {
   const layers = [...spec.content.map((c) => c.layer), ...spec.style.map((s) => s.layer)];
-  checkLayerNames(spec.weights.arch, layers);
+  spec.net.checkLayers(layers);
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = t.watch(b.input('image', [1, 3, spec.height, spec.width]));
-  const feats = buildVgg(t, image, spec.weights, spec.pooling, layers);
+  const feats = spec.net.build(t, image, layers);
 
   const weighted: Value[] = [];
   const termNames: string[] = [];
@@ -118,8 +117,7 @@ export interface TargetGraph {
  * image of the given size.
  */
 export function buildTargetGraph(
-  weights: VggWeights,
-  pooling: Pooling,
+  net: FeatureNet,
   height: number,
   width: number,
   want: { features: readonly string[]; grams: readonly string[] },
@@ -127,7 +125,7 @@ export function buildTargetGraph(
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = b.input('image', [1, 3, height, width]);
-  const feats = buildVgg(t, image, weights, pooling, [...want.features, ...want.grams]);
+  const feats = net.build(t, image, [...want.features, ...want.grams]);
   const outputs: string[] = [];
   for (const l of want.features) outputs.push(b.output(`features/${l}`, feats.get(l)!).name);
   for (const l of want.grams) outputs.push(b.output(`gram/${l}`, gramOf(t, feats.get(l)!, `gram_${l}`)).name);

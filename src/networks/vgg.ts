@@ -11,6 +11,7 @@
 import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { gaussian } from '../util/random.js';
+import type { FeatureNet } from './feature-net.js';
 
 /** Supported architectures. */
 export type Architecture = 'vgg19' | 'vgg16';
@@ -202,4 +203,22 @@ export function featureSize(arch: Architecture, layer: string, height: number, w
     w = Math.floor(w / 2);
   }
   return [h, w];
+}
+
+/** A VGG stack with given weights and pooling, as a FeatureNet. */
+export function vggNet(weights: VggWeights, pooling: Pooling): FeatureNet {
+  const table = vggLayers(weights.arch, widthsOf(weights));
+  return {
+    description: `${weights.arch} (${weights.source}), ${pooling} pooling`,
+    layers: table.map((l) => l.name),
+    defaults: null,
+    checkLayers: (names) => checkLayerNames(weights.arch, names),
+    minSide: (names) => minImageSide(weights.arch, names),
+    featureSize: (layer, h, w) => featureSize(weights.arch, layer, h, w),
+    channels: (layer) => {
+      checkLayerNames(weights.arch, [layer]);
+      return table.find((l) => l.name === layer)!.channels;
+    },
+    build: (t, image, want) => buildVgg(t, image, weights, pooling, want),
+  };
 }

@@ -6,7 +6,7 @@
  */
 import type { Engine, HostTensor, Session, SessionOptions } from '../engine/engine.js';
 import { buildObjectiveGraph, buildTargetGraph, ObjectiveSpec } from '../losses/objective.js';
-import { featureSize, type Pooling, type VggWeights } from '../networks/vgg.js';
+import type { FeatureNet } from '../networks/feature-net.js';
 
 /** A planar RGB image, [3,H,W] float32, values in 0–255 (not clipped during optimisation). */
 export interface Image255 {
@@ -42,10 +42,10 @@ function asInput(img: Image255): HostTensor {
 
 /** Runs the forward-only target graph of an image; returns its outputs by name. */
 async function runTargetGraph(
-  engine: Engine, weights: VggWeights, pooling: Pooling, img: Image255,
+  engine: Engine, net: FeatureNet, img: Image255,
   want: { features: readonly string[]; grams: readonly string[] }, opts: SessionOptions,
 ): Promise<Record<string, HostTensor>> {
-  const g = buildTargetGraph(weights, pooling, img.height, img.width, want);
+  const g = buildTargetGraph(net, img.height, img.width, want);
   const s = await engine.createSession(g.model, { arena: false, memPattern: false, ...opts });
   try {
     return await s.run({ image: asInput(img) });
@@ -60,22 +60,22 @@ async function runTargetGraph(
  * @param outputSize the generated image's size; it fixes M_l for the Gram scaling.
  */
 export async function computeTargets(
-  engine: Engine, spec: Pick<ObjectiveSpec, 'weights' | 'pooling' | 'content' | 'style'>,
+  engine: Engine, spec: Pick<ObjectiveSpec, 'net' | 'content' | 'style'>,
   content: Image255, styles: readonly StyleSource[], opts: SessionOptions = {},
 ): Promise<Targets> {
   const contentLayers = spec.content.map((c) => c.layer);
   const styleLayers = spec.style.map((s) => s.layer);
   const out: Targets = { content: new Map(), gram: new Map() };
-  const own = await runTargetGraph(engine, spec.weights, spec.pooling, content, { features: contentLayers, grams: styleLayers }, opts);
+  const own = await runTargetGraph(engine, spec.net, content, { features: contentLayers, grams: styleLayers }, opts);
   for (const l of contentLayers) out.content.set(l, own[`features/${l}`]!);
   // M_l of the generated image (the content image has the output size).
   const ownM = new Map<string, number>();
   for (const l of styleLayers) {
-    const [h, w] = featureSize(spec.weights.arch, l, content.height, content.width);
+    const [h, w] = spec.net.featureSize(l, content.height, content.width);
     ownM.set(l, h * w);
   }
   for (const { image, weight } of styles) {
-    const res = await runTargetGraph(engine, spec.weights, spec.pooling, image, { features: styleLayers, grams: styleLayers }, opts);
+    const res = await runTargetGraph(engine, spec.net, image, { features: styleLayers, grams: styleLayers }, opts);
     for (const l of styleLayers) {
       const f = res[`features/${l}`]!;
       const g = res[`gram/${l}`]!;

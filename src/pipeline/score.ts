@@ -49,8 +49,8 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
     const ss = planSize(raw, { size: Math.round(longest * o.styleScale), area: o.area && Math.round(size.width * size.height * o.styleScale ** 2) });
     return { image: toPlanar(await resizeImage(raw, ss.width, ss.height)), weight: blend[i]! / blendSum };
   }));
-  const weights = await resolveNetwork(o, control.onNotice ?? (() => {}));
-  const spec = objectiveSpec(o, preset, weights, size);
+  const net = await resolveNetwork(o, control.onNotice ?? (() => {}));
+  const spec = objectiveSpec(o, preset, net, size);
   const engine = control.engine ?? (await resolveEngine());
   const targets = await computeTargets(engine, spec, contentImg, styles, { threads: o.threads });
   const problem = await StyleProblem.create(engine, spec, targets, { threads: o.threads });

@@ -12,7 +12,8 @@ import { sizeByArea, sizeByLongestSide, transferLuminance } from '../image/color
 import { fromPlanar, readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
 import { getPreset, Preset } from '../losses/presets.js';
 import type { ObjectiveSpec } from '../losses/objective.js';
-import { checkLayerNames, minImageSide, randomVggWeights, VggWeights } from '../networks/vgg.js';
+import type { FeatureNet } from '../networks/feature-net.js';
+import { randomVggWeights, vggNet } from '../networks/vgg.js';
 import { loadWeightsFile } from '../networks/weights/load.js';
 import { adam } from '../optimizers/adam.js';
 import { lbfgs, MinimizeResult, Objective, StepInfo } from '../optimizers/lbfgs.js';
@@ -76,29 +77,34 @@ export function planSize(content: { width: number; height: number }, o: Pick<Sty
   return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
 }
 
-/** Loads the weights named by the options, or makes the untrained network (with a notice). */
-export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<VggWeights> {
-  if (o.weights) return loadWeightsFile(o.weights);
+/** The feature network named by the options: a weight file, or the untrained network (with a notice). */
+export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<FeatureNet> {
+  if (o.weights) return vggNet(await loadWeightsFile(o.weights), o.pooling);
   notice(`no --weights given: using an untrained ${o.network} (seed ${o.seed}), a lower-quality tier; pass a VGG-19 weight file with --weights for the paper's results`);
-  return randomVggWeights(o.network, o.seed);
+  return vggNet(randomVggWeights(o.network, o.seed), o.pooling);
 }
 
-/** The objective spec from the options, the preset and the network. */
-export function objectiveSpec(o: StylizeOptions, preset: Preset, weights: VggWeights, size: { width: number; height: number }): ObjectiveSpec {
-  const contentLayers = o.contentLayers ?? [...preset.contentLayers];
-  const styleLayers = o.styleLayers ?? [...preset.styleLayers];
-  checkLayerNames(weights.arch, [...contentLayers, ...styleLayers]);
-  const channels = (layer: string) => {
-    const block = Number(/\d/.exec(layer)?.[0] ?? 1);
-    return weights.convs.get(`conv${block}_1`)?.shape[0] ?? 64;
-  };
+/**
+ * The objective spec from the options, the preset and the network. Layers: the options', else the
+ * network's own defaults (untrained network), else the preset's. Layer weights likewise.
+ */
+export function objectiveSpec(o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number }): ObjectiveSpec {
+  const own = net.defaults;
+  const content = o.contentLayers
+    ? o.contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 }))
+    : own ? own.content : preset.contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 }));
+  const styleNames = o.styleLayers ?? (own ? own.style.map((l) => l.layer) : [...preset.styleLayers]);
+  net.checkLayers([...content.map((c) => c.layer), ...styleNames]);
+  const style = styleNames.map((layer, i) => ({
+    layer,
+    weight: o.styleLayerWeights?.[i] ?? (own && !o.styleLayers ? own.style[i]!.weight : preset.styleLayerWeight(net.channels(layer))),
+  }));
   return {
-    weights,
-    pooling: o.pooling,
+    net,
     width: size.width,
     height: size.height,
-    content: contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 })),
-    style: styleLayers.map((layer, i) => ({ layer, weight: o.styleLayerWeights?.[i] ?? preset.styleLayerWeight(channels(layer)) })),
+    content,
+    style,
     contentFactor: preset.contentFactor,
     styleFactor: preset.styleFactor,
     alpha: o.contentWeight ?? preset.alpha,
@@ -164,9 +170,9 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
 
   // size
   const size = planSize(contentRaw, o);
-  const weights = await resolveNetwork(o, (message) => emit({ type: 'notice', message }));
-  const spec = objectiveSpec(o, preset, weights, size);
-  const minSide = minImageSide(weights.arch, [...spec.content, ...spec.style].map((l) => l.layer));
+  const net = await resolveNetwork(o, (message) => emit({ type: 'notice', message }));
+  const spec = objectiveSpec(o, preset, net, size);
+  const minSide = net.minSide([...spec.content, ...spec.style].map((l) => l.layer));
   for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', planSize(s, { size: o.size * o.styleScale, area: o.area && o.area * o.styleScale ** 2 })] as const)]) {
     if (s.width < minSide || s.height < minSide) {
       throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${[...spec.content, ...spec.style].map((l) => l.layer).join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
@@ -183,7 +189,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const sessionOpts = { threads: o.threads };
   const targets = await computeTargets(engine, spec, content, styles, sessionOpts);
   const problem = await StyleProblem.create(engine, spec, targets, sessionOpts);
-  emit({ type: 'start', width: size.width, height: size.height, network: weights.source, preset: preset.name, iterations: o.iterations });
+  emit({ type: 'start', width: size.width, height: size.height, network: net.description, preset: preset.name, iterations: o.iterations });
 
   try {
     // init and optimise

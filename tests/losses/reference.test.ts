@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '../../src/networks/weights/safetensors.js';
 import { loadWeightsFile } from '../../src/networks/weights/load.js';
+import { vggNet } from '../../src/networks/vgg.js';
 import { computeTargets, StyleProblem } from '../../src/pipeline/problem.js';
 import { PRESETS } from '../../src/losses/presets.js';
 import { resolveEngine } from '../../src/engine/index.js';
@@ -31,7 +32,7 @@ for (const name of ['avg', 'max']) {
       return { data: t.data, height: t.shape[2]!, width: t.shape[3]! };
     };
     const spec = {
-      weights, pooling: s.pooling, height: s.height, width: s.width, content: s.content, style: s.style,
+      net: vggNet(weights, s.pooling), height: s.height, width: s.width, content: s.content, style: s.style,
       contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor,
       alpha: s.alpha, beta: s.beta, gamma: s.gamma, tv: s.tv,
     };
