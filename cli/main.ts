@@ -3,6 +3,7 @@
  *
  *   impasto <content> <style...> [-o out.png] [flags]     stylise (the main form)
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
+ *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled scene with the bundled brush strokes, offline
  *   impasto presets                                    the loss-normalisation table
  *
  * Exit codes: 0 done; 1 unexpected failure; 2 bad usage or option; 3 unreadable or invalid input
@@ -15,7 +16,8 @@ import { PRESETS } from '../src/losses/presets.js';
 import { WeightFormatError } from '../src/networks/weights/load.js';
 import { GraphBuildError } from '../src/graph/builder.js';
 import { OptionError } from '../src/pipeline/options.js';
-import { stylize, StylizeEvent } from '../src/pipeline/stylize.js';
+import { ImageInput, stylize, StylizeEvent } from '../src/pipeline/stylize.js';
+import { demoContent, demoStyle } from '../src/demo/images.js';
 import { score } from '../src/pipeline/score.js';
 import { optionsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
@@ -25,6 +27,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, nan: 4, interrupted
 const USAGE = `Usage:
   impasto <content> <style...> [-o out.png] [options]   repaint a photo in the style of one or more paintings
   impasto score <image> --content C --style S [options] [--json]   print each loss term of an existing image
+  impasto demo [-o impasto-demo.png] [options]           repaint a bundled scene with bundled brush strokes (offline)
   impasto presets                                        the loss normalisation of each reference tool
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad usage, 3 unreadable input, 4 loss became NaN (last good image written), 130 interrupted (current image written).`;
@@ -62,17 +65,25 @@ function snapshotName(output: string, iteration: number): string {
   return `${output.slice(0, output.length - ext.length)}_${iteration}${ext}`;
 }
 
-async function runStylize(argv: string[]): Promise<number> {
+async function runStylize(argv: string[], demo = false): Promise<number> {
   const args = parseArgs(argv);
   if (args.cli.help) {
     process.stdout.write(help());
     return EXIT.ok;
   }
-  if (args.positionals.length < 2) {
-    throw new OptionError(`expected a content image and at least one style image, received ${args.positionals.length} file name${args.positionals.length === 1 ? '' : 's'}; usage: impasto <content> <style...> -o out.png`);
+  let content: ImageInput;
+  let styles: ImageInput[];
+  if (demo) {
+    if (args.positionals.length) throw new OptionError(`demo takes no image names (it paints its own), received ${args.positionals.join(' ')}`);
+    content = await demoContent();
+    styles = [await demoStyle()];
+  } else {
+    if (args.positionals.length < 2) {
+      throw new OptionError(`expected a content image and at least one style image, received ${args.positionals.length} file name${args.positionals.length === 1 ? '' : 's'}; usage: impasto <content> <style...> -o out.png`);
+    }
+    [content, ...styles] = args.positionals as [string, ...string[]];
   }
-  const [content, ...styles] = args.positionals as [string, ...string[]];
-  const output = String(args.cli.output ?? 'out.png');
+  const output = String(args.cli.output ?? (demo ? 'impasto-demo.png' : 'out.png'));
   formatOf(output); // fail before any work on an unwritable name
   const json = Boolean(args.cli.json);
   const snapshotEvery = Number(args.cli['snapshot-every'] ?? 0);
@@ -161,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (argv[0] === 'score') return await runScore(argv.slice(1));
+    if (argv[0] === 'demo') return await runStylize(argv.slice(1), true);
     return await runStylize(argv);
   } catch (err) {
     const code = exitCodeFor(err);

@@ -5,6 +5,17 @@
 import type { Value } from '../graph/builder.js';
 import type { Tape } from '../graph/autodiff.js';
 
+/** A network's own defaults, used where the user gives none (instead of the preset's). */
+export interface NetDefaults {
+  readonly content: { layer: string; weight: number }[];
+  readonly style: { layer: string; weight: number }[];
+  /** α and β for auto-normalised (scale-free) terms. */
+  readonly alpha: number;
+  readonly beta: number;
+  /** Normalise layer weights automatically (normalise.ts) unless the user sets layer weights. */
+  readonly autoNormalise: boolean;
+}
+
 export interface FeatureNet {
   /** For messages and events, e.g. `vgg19 (weights.safetensors), avg pooling`. */
   readonly description: string;
@@ -14,7 +25,7 @@ export interface FeatureNet {
    * Default layers and weights when the user names none. Pretrained VGG returns null (the preset's
    * layers apply); the untrained network has its own.
    */
-  readonly defaults: { content: { layer: string; weight: number }[]; style: { layer: string; weight: number }[] } | null;
+  readonly defaults: NetDefaults | null;
   /** @throws GraphBuildError listing unknown names and the valid ones. */
   checkLayers(names: readonly string[]): void;
   /** Smallest image side (px) for which every named layer has at least 1×1 output. */

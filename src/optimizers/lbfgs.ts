@@ -209,6 +209,13 @@ async function strongWolfe(
       continue;
     }
     if (cur.loss < f0 && (!best || cur.loss < best.loss)) best = cur;
+    if (cur.loss === f0 && cur.slope < 0) {
+      // The step is too small to change the loss at all in float32 (tiny gradients, e.g. of
+      // scale-free losses, against min(1, 1/‖g‖₁)): no bracket yet, keep widening.
+      prev = cur;
+      t *= 10;
+      continue;
+    }
     if (cur.loss > f0 + c1 * t * g0 || (i > 0 && cur.loss >= prev.loss)) {
       return (await zoom(at, prev, cur, f0, g0, c1, c2, exhausted)) ?? best;
     }

@@ -7,7 +7,7 @@
  */
 import { getPreset, PresetName, PRESETS } from '../losses/presets.js';
 import type { TvForm } from '../losses/tv.js';
-import type { Architecture, Pooling } from '../networks/vgg.js';
+import type { Pooling } from '../networks/vgg.js';
 
 /** A validation failure; the message says what was expected, what was received, what to do. */
 export class OptionError extends Error {
@@ -16,10 +16,15 @@ export class OptionError extends Error {
 
 /** Options of {@link stylize}, all validated. Images are paths or decoded RGB images. */
 export interface StylizeOptions {
-  /** Weight file (safetensors); default: the untrained network (see `network`). */
+  /** Weight file (safetensors); default: see `network`. */
   weights?: string;
-  /** Architecture of the untrained network when no weights are given. */
-  network: Architecture;
+  /**
+   * Network when no weight file is given: `offline` (the untrained multi-scale network, the
+   * embedded default) or `random-vgg19` / `random-vgg16` (VGG with seeded random weights).
+   */
+  network: 'offline' | 'random-vgg19' | 'random-vgg16';
+  /** Scale-free per-layer weights (normalise.ts); default: on for the offline network. */
+  autoNormalise?: boolean;
   preset: PresetName;
   pooling: Pooling;
   optimizer: 'lbfgs' | 'adam';
@@ -76,8 +81,9 @@ export interface OptionDef {
 }
 
 export const OPTION_DEFS: readonly OptionDef[] = [
-  { key: 'weights', kind: 'string', doc: 'VGG weight file (safetensors, torchvision or canonical keys); default: the untrained network', defaultText: 'untrained' },
-  { key: 'network', kind: 'string', doc: 'architecture of the untrained network used when no --weights is given', default: 'vgg19', choices: ['vgg19', 'vgg16'] },
+  { key: 'weights', kind: 'string', doc: 'VGG weight file (safetensors, torchvision or canonical keys)', defaultText: 'none: --network' },
+  { key: 'network', kind: 'string', doc: 'network without --weights: the untrained offline network, or VGG with seeded random weights', default: 'offline', choices: ['offline', 'random-vgg19', 'random-vgg16'] },
+  { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, w_l ∝ 1/ΣA² (He et al. 2016)', defaultText: 'on for the offline network' },
   { key: 'preset', kind: 'string', doc: "loss normalisation and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: Object.keys(PRESETS) },
   { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg)', default: 'avg', choices: ['max', 'avg'] },
   { key: 'optimizer', kind: 'string', doc: 'optimiser', default: 'lbfgs', choices: ['lbfgs', 'adam'] },

@@ -11,7 +11,8 @@ import { readImage, resizeImage, toPlanar } from '../image/io-node.js';
 import { getPreset } from '../losses/presets.js';
 import { validateOptions, StylizeOptions } from './options.js';
 import { computeTargets, StyleProblem } from './problem.js';
-import { ImageInput, objectiveSpec, planSize, resolveNetwork } from './stylize.js';
+import { ImageInput, objectiveSpec, planSize, resolveNetwork, wantsAutoNormalise } from './stylize.js';
+import { autoNormalise } from '../losses/normalise.js';
 
 export interface ScoreResult {
   /** The preset's weighted total L (with the preset's or the given α, β, γ and layer weights). */
@@ -50,9 +51,10 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
     return { image: toPlanar(await resizeImage(raw, ss.width, ss.height)), weight: blend[i]! / blendSum };
   }));
   const net = await resolveNetwork(o, control.onNotice ?? (() => {}));
-  const spec = objectiveSpec(o, preset, net, size);
+  const spec0 = objectiveSpec(o, preset, net, size);
   const engine = control.engine ?? (await resolveEngine());
-  const targets = await computeTargets(engine, spec, contentImg, styles, { threads: o.threads });
+  const targets = await computeTargets(engine, spec0, contentImg, styles, { threads: o.threads });
+  const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;
   const problem = await StyleProblem.create(engine, spec, targets, { threads: o.threads });
   try {
     const ev = await problem.evaluate(toPlanar(image).data);

@@ -14,6 +14,8 @@ import { getPreset, Preset } from '../losses/presets.js';
 import type { ObjectiveSpec } from '../losses/objective.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { randomVggWeights, vggNet } from '../networks/vgg.js';
+import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
+import { autoNormalise } from '../losses/normalise.js';
 import { loadWeightsFile } from '../networks/weights/load.js';
 import { adam } from '../optimizers/adam.js';
 import { lbfgs, MinimizeResult, Objective, StepInfo } from '../optimizers/lbfgs.js';
@@ -77,11 +79,17 @@ export function planSize(content: { width: number; height: number }, o: Pick<Sty
   return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
 }
 
-/** The feature network named by the options: a weight file, or the untrained network (with a notice). */
+/** The feature network named by the options: a weight file, or an untrained network (with a notice). */
 export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<FeatureNet> {
   if (o.weights) return vggNet(await loadWeightsFile(o.weights), o.pooling);
-  notice(`no --weights given: using an untrained ${o.network} (seed ${o.seed}), a lower-quality tier; pass a VGG-19 weight file with --weights for the paper's results`);
-  return vggNet(randomVggWeights(o.network, o.seed), o.pooling);
+  if (o.network === 'offline') {
+    const net = untrainedNet({ ...DEFAULT_UNTRAINED, seed: o.seed });
+    notice(`no --weights given: using the offline network (${net.description}), a lower-quality tier than pretrained VGG-19; pass a VGG-19 weight file with --weights for the paper's results`);
+    return net;
+  }
+  const arch = o.network === 'random-vgg16' ? 'vgg16' : 'vgg19';
+  notice(`using ${arch} with seeded random weights (seed ${o.seed}), a lower-quality tier than pretrained VGG-19`);
+  return vggNet(randomVggWeights(arch, o.seed), o.pooling);
 }
 
 /**
@@ -107,11 +115,16 @@ export function objectiveSpec(o: StylizeOptions, preset: Preset, net: FeatureNet
     style,
     contentFactor: preset.contentFactor,
     styleFactor: preset.styleFactor,
-    alpha: o.contentWeight ?? preset.alpha,
-    beta: o.styleWeight ?? preset.beta,
+    alpha: o.contentWeight ?? own?.alpha ?? preset.alpha,
+    beta: o.styleWeight ?? own?.beta ?? preset.beta,
     gamma: o.tvWeight ?? preset.gamma,
     tv: o.tv ?? preset.tv,
   };
+}
+
+/** Auto-normalisation applies when asked, or by the network's default unless layer weights are given. */
+export function wantsAutoNormalise(o: StylizeOptions, net: FeatureNet): boolean {
+  return o.autoNormalise ?? (Boolean(net.defaults?.autoNormalise) && !o.styleLayerWeights && !o.contentLayerWeights);
 }
 
 /** The starting image [3,H,W] in 0–255. */
@@ -171,11 +184,12 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   // size
   const size = planSize(contentRaw, o);
   const net = await resolveNetwork(o, (message) => emit({ type: 'notice', message }));
-  const spec = objectiveSpec(o, preset, net, size);
-  const minSide = net.minSide([...spec.content, ...spec.style].map((l) => l.layer));
+  const spec0 = objectiveSpec(o, preset, net, size);
+  const layerList = [...spec0.content, ...spec0.style].map((l) => l.layer);
+  const minSide = net.minSide(layerList);
   for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', planSize(s, { size: o.size * o.styleScale, area: o.area && o.area * o.styleScale ** 2 })] as const)]) {
     if (s.width < minSide || s.height < minSide) {
-      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${[...spec.content, ...spec.style].map((l) => l.layer).join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
+      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
     }
   }
   const content = toPlanar(await resizeImage(contentRaw, size.width, size.height));
@@ -187,7 +201,8 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   // targets and objective
   const engine = control.engine ?? (await resolveEngine());
   const sessionOpts = { threads: o.threads };
-  const targets = await computeTargets(engine, spec, content, styles, sessionOpts);
+  const targets = await computeTargets(engine, spec0, content, styles, sessionOpts);
+  const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;
   const problem = await StyleProblem.create(engine, spec, targets, sessionOpts);
   emit({ type: 'start', width: size.width, height: size.height, network: net.description, preset: preset.name, iterations: o.iterations });
 

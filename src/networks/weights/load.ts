@@ -3,15 +3,20 @@
  * canonical VGG layer names (conv1_1 …) with OIHW float32 tensors, checks the shapes chain, and
  * records the preprocessing the weights imply.
  *
- * Formats read here: safetensors with torchvision/timm keys (`features.N.weight`) or canonical keys
- * (`conv1_1.weight`). Canonical files may name their preprocessing in the metadata key
- * `impasto.preprocess` (`caffe` or `torchvision`); torchvision keys imply torchvision's.
+ * Formats: safetensors (torchvision/timm keys `features.N.weight`, or canonical `conv1_1.weight`
+ * with an optional `impasto.preprocess` metadata key), Keras HDF5, PyTorch .pth (legacy and zip),
+ * ONNX model-zoo files and Caffe .caffemodel. Preprocessing: torchvision keys and the MXNet ONNX
+ * export imply torchvision's; Keras, Caffe, caffe2-ONNX and canonical keys imply Caffe's.
  */
 import { readFile } from 'node:fs/promises';
 import {
   Architecture, CAFFE_PREPROCESS, ConvParams, Preprocess, TORCHVISION_PREPROCESS, VggWeights, vggLayers,
 } from '../vgg.js';
 import { NamedTensor, WeightFormatError, looksLikeSafetensors, readSafetensors } from './safetensors.js';
+import { isHdf5, readKerasH5 } from './keras.js';
+import { isLegacyTorch, readLegacyTorch, readZipTorch } from './torch.js';
+import { readOnnxModel } from './onnx.js';
+import { readCaffeModel } from './caffe.js';
 
 export { WeightFormatError };
 
@@ -70,8 +75,25 @@ export function toVggWeights(tensors: ReadonlyMap<string, NamedTensor>, metadata
   return { arch, convs, preprocess, source };
 }
 
+/** The formats Impasto reads, as sniffed from a file's first bytes. */
+export type WeightFormat = 'safetensors' | 'keras-h5' | 'torch-legacy' | 'torch-zip' | 'onnx' | 'caffe';
+
+/** Recognises a weight file's format by its first bytes (not its extension); null when unknown. */
+export function sniffFormat(buf: Uint8Array): WeightFormat | null {
+  if (looksLikeSafetensors(buf)) return 'safetensors';
+  if (isHdf5(buf)) return 'keras-h5';
+  if (isLegacyTorch(buf)) return 'torch-legacy';
+  if (buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 0x03 && buf[3] === 0x04) return 'torch-zip';
+  // Protobuf: ONNX ModelProto begins with ir_version (field 1, varint: 0x08); a Caffe NetParameter
+  // with its name (field 1, string: 0x0a), V1 layers (field 2: 0x12) or layer (field 100: 0xa2 0x06).
+  if (buf[0] === 0x08 && buf.length > 16) return 'onnx';
+  if ((buf[0] === 0x0a || buf[0] === 0x12 || (buf[0] === 0xa2 && buf[1] === 0x06)) && buf.length > 16) return 'caffe';
+  return null;
+}
+
 /**
- * Reads a weight file from disk, choosing the parser by the file's first bytes.
+ * Reads a weight file from disk in any supported format, choosing the parser by the file's first
+ * bytes, and maps it to canonical VGG weights.
  * @throws WeightFormatError saying what was expected and what the file looks like.
  */
 export async function loadWeightsFile(path: string): Promise<VggWeights> {
@@ -81,12 +103,29 @@ export async function loadWeightsFile(path: string): Promise<VggWeights> {
   } catch (err) {
     throw new WeightFormatError(`cannot read weight file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the path given to --weights`);
   }
-  if (looksLikeSafetensors(buf)) {
-    const { tensors, metadata } = readSafetensors(buf, path);
-    return toVggWeights(tensors, metadata, path);
+  const format = sniffFormat(buf);
+  switch (format) {
+    case 'safetensors': {
+      const { tensors, metadata } = readSafetensors(buf, path);
+      return toVggWeights(tensors, metadata, path);
+    }
+    case 'keras-h5':
+      return toVggWeights(await readKerasH5(path), { 'impasto.preprocess': 'caffe' }, path);
+    case 'torch-legacy':
+      return toVggWeights(readLegacyTorch(buf, path), {}, path);
+    case 'torch-zip':
+      return toVggWeights(readZipTorch(buf, path), {}, path);
+    case 'onnx': {
+      const { tensors, preprocess } = readOnnxModel(buf, path);
+      return toVggWeights(tensors, { 'impasto.preprocess': preprocess }, path);
+    }
+    case 'caffe':
+      return toVggWeights(readCaffeModel(buf, path), { 'impasto.preprocess': 'caffe' }, path);
+    default: {
+      const head = Array.from(buf.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
+      throw new WeightFormatError(
+        `${path}: unrecognised weight file (first bytes ${head || 'none'}); expected safetensors, Keras .h5, PyTorch .pth, ONNX or Caffe .caffemodel VGG weights`,
+      );
+    }
   }
-  const head = Array.from(buf.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
-  throw new WeightFormatError(
-    `${path}: unrecognised weight file (first bytes ${head || 'none'}); expected safetensors with torchvision or canonical VGG keys`,
-  );
 }

@@ -1,0 +1,172 @@
+/**
+ * Untrained feature networks: deterministic random filters generated from a seed at run time, no
+ * weight file. They are Impasto's offline tier, after Ustyuzhaninov, Brendel, Gatys & Bethge
+ * (ICLR 2017, "What does it take to generate natural textures?") and He, Wang & Hopcroft
+ * (NeurIPS 2016, random-weight networks with automatically normalised per-layer losses).
+ *
+ * Two architectures:
+ *
+ * - `multiscale`: Ustyuzhaninov's recipe. One conv layer per filter size (default 3, 5, 7, 11, 15,
+ *   23, 37, 55 px), `filters` random filters each, ReLU, no pooling. Layers `ms<k>` (k = size).
+ *   Its large filters are expensive (the 55 px layer dominates).
+ * - `pyramid`: the same idea at a fraction of the cost: an average-pool image pyramid (levels
+ *   0…L−1, each half the size of the last), one small random conv (k×k, `filters` filters) + ReLU
+ *   at every level, so level i sees about k·2^i px of the original. Layers `scale<i>`. It also
+ *   exposes `luma<i>`, the BT.601 luminance of pyramid level i (1 channel), a content layer that
+ *   keeps the photo's structure without constraining its colours.
+ *
+ * Initialisation: Glorot-uniform filters (Lasagne's default, as in Ustyuzhaninov's code), zero
+ * bias. Input: RGB 0–255, centred on 127.5 and scaled by 1/64 before the first layer, so the
+ * filters see values of order 1.
+ */
+import { GraphBuildError, Value } from '../graph/builder.js';
+import { Tape } from '../graph/autodiff.js';
+import { mulberry32 } from '../util/random.js';
+import type { FeatureNet } from './feature-net.js';
+
+/** Configuration of an untrained network; equal configurations give identical networks. */
+export type UntrainedConfig =
+  | { kind: 'pyramid'; levels: number; kernel: number; filters: number; seed: number }
+  | { kind: 'multiscale'; sizes: number[]; filters: number; seed: number };
+
+/** The offline tier's default: chosen by bench/offline.ts (see the closing note of its issue). */
+export const DEFAULT_UNTRAINED: UntrainedConfig = { kind: 'pyramid', levels: 6, kernel: 5, filters: 128, seed: 0 };
+
+/** Glorot-uniform filters [out, in, k, k] from a seed: U(−a, a), a = √(6/(fan_in + fan_out)). */
+function glorot(seed: number, out: number, inC: number, k: number): Float32Array {
+  const u = mulberry32(seed);
+  const a = Math.sqrt(6 / (inC * k * k + out * k * k));
+  return Float32Array.from({ length: out * inC * k * k }, () => (2 * u() - 1) * a);
+}
+
+/** Affine input map: (rgb − 127.5)/64 per channel, as a 1×1 conv. */
+function centre(t: Tape, image: Value): Value {
+  const b = t.b;
+  const w = new Float32Array(9);
+  for (let c = 0; c < 3; c++) w[c * 3 + c] = 1 / 64;
+  return t.conv(image, b.constant('centre.w', w, [3, 3, 1, 1]), b.constant('centre.b', [-127.5 / 64, -127.5 / 64, -127.5 / 64], [3]), { pads: [0, 0, 0, 0] }, 'centre');
+}
+
+function unknown(names: readonly string[], layers: readonly string[], what: string): never {
+  throw new GraphBuildError(`unknown layer name${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} for the ${what}; expected one of: ${layers.join(', ')}`);
+}
+
+/** Builds the FeatureNet of an untrained configuration. */
+export function untrainedNet(cfg: UntrainedConfig): FeatureNet {
+  return cfg.kind === 'pyramid' ? pyramidNet(cfg) : multiscaleNet(cfg);
+}
+
+function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): FeatureNet {
+  const { levels, kernel, filters, seed } = cfg;
+  if (kernel % 2 !== 1) throw new GraphBuildError(`pyramid kernel must be odd, received ${kernel}`);
+  const scales = Array.from({ length: levels }, (_, i) => `scale${i}`);
+  const lumas = Array.from({ length: levels }, (_, i) => `luma${i}`);
+  const layers = [...scales, ...lumas];
+  const level = (name: string) => Number(name.replace(/^\D+/, ''));
+  const what = `untrained pyramid network (${levels} levels)`;
+  const check = (names: readonly string[]) => {
+    const bad = names.filter((n) => !layers.includes(n));
+    if (bad.length) unknown(bad, layers, what);
+  };
+  const weights = scales.map((_, i) => glorot(seed * 1000 + i + 1, filters, 3, kernel));
+  return {
+    description: `untrained pyramid network (${levels} levels, ${kernel}×${kernel}×${filters} random filters, seed ${seed})`,
+    layers,
+    defaults: {
+      content: [{ layer: 'luma2', weight: 1 }],
+      style: scales.map((layer) => ({ layer, weight: 1 / levels })),
+      alpha: 1,
+      beta: 10,
+      autoNormalise: true,
+    },
+    checkLayers: check,
+    minSide: (names) => {
+      check(names);
+      return 2 ** Math.max(0, ...names.map(level));
+    },
+    featureSize: (layer, h, w) => {
+      check([layer]);
+      let hh = h;
+      let ww = w;
+      for (let i = 0; i < level(layer); i++) [hh, ww] = [Math.floor(hh / 2), Math.floor(ww / 2)];
+      return [hh, ww];
+    },
+    channels: (layer) => {
+      check([layer]);
+      return layer.startsWith('luma') ? 1 : filters;
+    },
+    build: (t, image, want) => {
+      check(want);
+      const deepest = Math.max(...want.map(level));
+      const [, , h, w] = image.shape as number[];
+      if (h! < 2 ** deepest || w! < 2 ** deepest) {
+        throw new GraphBuildError(`image of ${w}×${h} px is too small for layers ${want.join(', ')}: each side must be at least ${2 ** deepest} px; use a larger --size`);
+      }
+      const b = t.b;
+      const out = new Map<string, Value>();
+      let x = centre(t, image);
+      const pad = (kernel - 1) / 2;
+      let lumaW: Value | undefined;
+      for (let i = 0; i <= deepest; i++) {
+        if (i > 0) x = t.avgPool(x, `pyramid${i}`);
+        if (want.includes(`scale${i}`)) {
+          const wv = b.constant(`scale${i}.weight`, weights[i]!, [filters, 3, kernel, kernel]);
+          out.set(`scale${i}`, t.relu(t.conv(x, wv, undefined, { pads: [pad, pad, pad, pad] }, `scale${i}.conv`), `scale${i}`));
+        }
+        if (want.includes(`luma${i}`)) {
+          // BT.601 luma of the centred level: (0.299, 0.587, 0.114)·(rgb − 127.5)/64.
+          lumaW ??= b.constant('luma.w', [0.299, 0.587, 0.114], [1, 3, 1, 1]);
+          out.set(`luma${i}`, t.conv(x, lumaW, undefined, { pads: [0, 0, 0, 0] }, `luma${i}`));
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function multiscaleNet(cfg: Extract<UntrainedConfig, { kind: 'multiscale' }>): FeatureNet {
+  const { sizes, filters, seed } = cfg;
+  const layers = sizes.map((k) => `ms${k}`);
+  const what = `untrained multi-scale network (sizes ${sizes.join(', ')})`;
+  const check = (names: readonly string[]) => {
+    const bad = names.filter((n) => !layers.includes(n));
+    if (bad.length) unknown(bad, layers, what);
+  };
+  return {
+    description: `untrained multi-scale network (${sizes.join('/')} px × ${filters} random filters, seed ${seed})`,
+    layers,
+    defaults: {
+      content: [{ layer: `ms${sizes[0]}`, weight: 1 }],
+      style: layers.map((layer) => ({ layer, weight: 1 / layers.length })),
+      alpha: 1,
+      beta: 10,
+      autoNormalise: true,
+    },
+    checkLayers: check,
+    minSide: (names) => {
+      check(names);
+      return 1;
+    },
+    featureSize: (layer, h, w) => {
+      check([layer]);
+      return [h, w];
+    },
+    channels: (layer) => {
+      check([layer]);
+      return filters;
+    },
+    build: (t, image, want) => {
+      check(want);
+      const b = t.b;
+      const x = centre(t, image);
+      const out = new Map<string, Value>();
+      for (const k of sizes) {
+        if (!want.includes(`ms${k}`)) continue;
+        const pad = (k - 1) / 2;
+        const wv = b.constant(`ms${k}.weight`, glorot(seed * 1000 + k, filters, 3, k), [filters, 3, k, k]);
+        out.set(`ms${k}`, t.relu(t.conv(x, wv, undefined, { pads: [pad, pad, pad, pad] }, `ms${k}.conv`), `ms${k}`));
+      }
+      return out;
+    },
+  };
+}

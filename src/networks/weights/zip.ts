@@ -1,0 +1,75 @@
+/**
+ * A minimal ZIP reader over a whole-file buffer: the end-of-central-directory record (with ZIP64),
+ * the central directory, and each entry's data (stored, or deflated through node:zlib). PyTorch
+ * writes its zip checkpoints stored and 64-byte aligned, so reading is a view, not a copy.
+ */
+import { inflateRawSync } from 'node:zlib';
+import { WeightFormatError } from './safetensors.js';
+
+export interface ZipEntry {
+  readonly name: string;
+  /** The entry's bytes (a view into the buffer when stored). */
+  data(): Uint8Array;
+}
+
+/** Lists a ZIP archive's entries. @throws WeightFormatError for a truncated or malformed archive. */
+export function readZip(buf: Uint8Array, what: string): Map<string, ZipEntry> {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65557); i--) {
+    if (dv.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new WeightFormatError(`${what}: the zip archive has no central directory; the file is truncated or corrupt`);
+  let count = dv.getUint16(eocd + 10, true);
+  let cdOffset = dv.getUint32(eocd + 16, true);
+  if (cdOffset === 0xffffffff || count === 0xffff) {
+    const loc = eocd - 20;
+    if (loc < 0 || dv.getUint32(loc, true) !== 0x07064b50) throw new WeightFormatError(`${what}: malformed ZIP64 archive`);
+    const z64 = Number(dv.getBigUint64(loc + 8, true));
+    count = Number(dv.getBigUint64(z64 + 32, true));
+    cdOffset = Number(dv.getBigUint64(z64 + 48, true));
+  }
+  const entries = new Map<string, ZipEntry>();
+  let p = cdOffset;
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > buf.length || dv.getUint32(p, true) !== 0x02014b50) throw new WeightFormatError(`${what}: malformed zip central directory`);
+    const method = dv.getUint16(p + 10, true);
+    let csize = dv.getUint32(p + 20, true);
+    let usize = dv.getUint32(p + 24, true);
+    const nlen = dv.getUint16(p + 28, true);
+    const xlen = dv.getUint16(p + 30, true);
+    const clen = dv.getUint16(p + 32, true);
+    let local = dv.getUint32(p + 42, true);
+    const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nlen));
+    // ZIP64 extra field: replaces the 0xffffffff values in order usize, csize, local offset.
+    for (let x = p + 46 + nlen; x < p + 46 + nlen + xlen;) {
+      const id = dv.getUint16(x, true);
+      const size = dv.getUint16(x + 2, true);
+      if (id === 0x0001) {
+        let q = x + 4;
+        if (usize === 0xffffffff) { usize = Number(dv.getBigUint64(q, true)); q += 8; }
+        if (csize === 0xffffffff) { csize = Number(dv.getBigUint64(q, true)); q += 8; }
+        if (local === 0xffffffff) { local = Number(dv.getBigUint64(q, true)); }
+      }
+      x += 4 + size;
+    }
+    p += 46 + nlen + xlen + clen;
+    entries.set(name, {
+      name,
+      data: () => {
+        if (local + 30 > buf.length || dv.getUint32(local, true) !== 0x04034b50) throw new WeightFormatError(`${what}: zip entry ${name} is missing; the file is truncated`);
+        const start = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+        if (start + csize > buf.length) throw new WeightFormatError(`${what}: zip entry ${name} runs past the end of the file; the file is truncated`);
+        const raw = buf.subarray(start, start + csize);
+        if (method === 0) return raw;
+        if (method === 8) return new Uint8Array(inflateRawSync(raw));
+        throw new WeightFormatError(`${what}: zip entry ${name} uses compression method ${method}; expected stored or deflate`);
+      },
+    });
+    void usize;
+  }
+  return entries;
+}

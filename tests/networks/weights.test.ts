@@ -1,0 +1,213 @@
+/**
+ * Weight files in every supported format load to identical canonical tensors. Fixtures: tiny
+ * VGG-19-shaped checkpoints written by real torch.save (tools/fixtures/make_torch_weights.py), and
+ * files this test writes in the other formats from the same values; plus one full-size VGG-19.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GraphBuilder } from '../../src/graph/builder.js';
+import { loadWeightsFile, sniffFormat, torchvisionConvIndices, WeightFormatError } from '../../src/networks/weights/load.js';
+import { NamedTensor, writeSafetensors } from '../../src/networks/weights/safetensors.js';
+import { randomVggWeights, vggLayers, VggWeights } from '../../src/networks/vgg.js';
+
+const fixtures = fileURLToPath(new URL('../fixtures/weights/', import.meta.url));
+let dir = '';
+let expected: Record<string, { weight: number[]; bias: number[]; shape: number[] }> = {};
+const convNames = vggLayers('vgg19').filter((l) => l.kind === 'conv').map((l) => l.name);
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-weights-'));
+  expected = JSON.parse(await readFile(path.join(fixtures, 'tiny-values.json'), 'utf8')).convs;
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Asserts that loaded weights equal the torch-written values exactly (float32). */
+function assertTiny(w: VggWeights, what: string) {
+  assert.equal(w.arch, 'vgg19', what);
+  assert.deepEqual([...w.convs.keys()], convNames, what);
+  for (const name of convNames) {
+    const e = expected[name]!;
+    const p = w.convs.get(name)!;
+    assert.deepEqual([...p.shape], e.shape, `${what} ${name} shape`);
+    assert.deepEqual(Array.from(p.weight), Array.from(Float32Array.from(e.weight)), `${what} ${name} weight`);
+    assert.deepEqual(Array.from(p.bias), Array.from(Float32Array.from(e.bias)), `${what} ${name} bias`);
+  }
+}
+
+/** The tiny network's values as canonical tensors. */
+function tinyTensors(): Map<string, { w: NamedTensor; b: NamedTensor }> {
+  return new Map(convNames.map((n) => [n, {
+    w: { data: Float32Array.from(expected[n]!.weight), shape: expected[n]!.shape },
+    b: { data: Float32Array.from(expected[n]!.bias), shape: [expected[n]!.shape[0]!] },
+  }]));
+}
+
+// --- tiny writers for the formats this test produces ----------------------------------------
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+const field = (num: number, payload: Uint8Array | number[]) => Uint8Array.from([...varint(num * 8 + 2), ...varint(payload.length), ...payload]);
+const vfield = (num: number, v: number) => Uint8Array.from([...varint(num * 8), ...varint(v)]);
+const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+const floats = (a: Float32Array) => new Uint8Array(a.buffer.slice(0));
+const str = (s: string) => new TextEncoder().encode(s);
+
+/** A Caffe NetParameter: V2 (`layer`, field 100) or V1 (`layers`, field 2) encoding. */
+function caffeModel(v1: boolean): Uint8Array {
+  const layers: Uint8Array[] = [field(1, str('VGG_tiny'))];
+  // A non-conv layer first, with a blob, to check it is skipped.
+  layers.push(v1 ? field(2, cat(field(4, str('fc8')), vfield(5, 14), field(6, field(5, floats(new Float32Array(4)))))) : field(100, cat(field(1, str('fc8')), field(2, str('InnerProduct')), field(7, field(5, floats(new Float32Array(4)))))));
+  for (const [name, { w, b }] of tinyTensors()) {
+    const shape = field(7, field(1, w.shape.flatMap((d) => varint(d))));
+    const wBlob = v1 ? cat(vfield(1, w.shape[0]!), vfield(2, w.shape[1]!), vfield(3, 3), vfield(4, 3), field(5, floats(w.data))) : cat(shape, field(5, floats(w.data)));
+    const bBlob = cat(field(5, floats(b.data)));
+    layers.push(v1
+      ? field(2, cat(field(4, str(name)), vfield(5, 4), field(6, wBlob), field(6, bBlob)))
+      : field(100, cat(field(1, str(name)), field(2, str('Convolution')), field(7, wBlob), field(7, bBlob))));
+  }
+  return cat(...layers);
+}
+
+/** An ONNX model whose initializers follow a model-zoo naming. */
+function onnxModel(naming: 'mxnet' | 'caffe2'): Uint8Array {
+  const b = new GraphBuilder();
+  const x = b.input('data', [1, 3, 8, 8]);
+  let k = 0;
+  let last = x;
+  for (const [name, { w, b: bias }] of tinyTensors()) {
+    const wn = naming === 'mxnet' ? `vgg0_conv${k}_weight` : `${name}_w_0`;
+    const bn = naming === 'mxnet' ? `vgg0_conv${k}_bias` : `${name}_b_0`;
+    const wv = b.constant(wn, w.data, w.shape);
+    const bv = b.constant(bn, bias.data, bias.shape);
+    assert.equal(wv.name, wn);
+    last = b.emit1('Conv', [last, wv, bv], [1, w.shape[0]!, 8, 8], { attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } });
+    k++;
+  }
+  b.output('out', last);
+  return b.toModel();
+}
+
+async function kerasH5(file: string, style: 'keras1' | 'keras2', tensors = tinyTensors()): Promise<void> {
+  const h5 = (await import('h5wasm/node')).default;
+  await h5.ready;
+  const f = new h5.File(file, 'w', { libver: ['earliest', 'v108'] });
+  const root = style === 'keras2' ? f.create_group('model_weights') : f;
+  const names: string[] = [];
+  for (const [name, { w, b }] of tensors) {
+    const [, bi, ci] = /conv(\d)_(\d)/.exec(name)!;
+    const layer = `block${bi}_conv${ci}`;
+    names.push(layer);
+    const [o, i, kh, kw] = w.shape as number[];
+    const hwio = new Float32Array(w.data.length);
+    for (let oo = 0; oo < o!; oo++) for (let ii = 0; ii < i!; ii++) for (let y = 0; y < kh!; y++) for (let xx = 0; xx < kw!; xx++) {
+      hwio[((y * kw! + xx) * i! + ii) * o! + oo] = w.data[((oo * i! + ii) * kh! + y) * kw! + xx]!;
+    }
+    const g = root.create_group(layer);
+    const [kn, bn] = style === 'keras1' ? [`${layer}_W_1:0`, `${layer}_b_1:0`] : [`${layer}/kernel:0`, `${layer}/bias:0`];
+    const holder = style === 'keras1' ? g : g.create_group(layer);
+    holder.create_dataset({ name: style === 'keras1' ? kn : 'kernel:0', data: hwio, shape: [kh!, kw!, i!, o!], dtype: '<f' });
+    holder.create_dataset({ name: style === 'keras1' ? bn : 'bias:0', data: b.data, shape: [o!], dtype: '<f' });
+    g.create_attribute('weight_names', [kn, bn]);
+    if (name.endsWith('_2') && Number(bi) <= 2 || name.endsWith('_4')) names.push(`block${bi}_pool`);
+  }
+  for (const n of names.filter((x) => x.endsWith('_pool'))) root.create_group(n).create_attribute('weight_names', new Float64Array(0), [0], '<d');
+  root.create_attribute('layer_names', names);
+  f.close();
+}
+
+// --- tests -----------------------------------------------------------------------------------
+
+test('PyTorch .pth in the legacy magic-number format and in the zip format (written by torch.save)', async () => {
+  for (const f of ['tiny-legacy.pth', 'tiny-zip.pth']) {
+    const w = await loadWeightsFile(path.join(fixtures, f));
+    assertTiny(w, f);
+    assert.equal(w.preprocess.name, 'torchvision', 'torchvision keys imply torchvision preprocessing');
+  }
+  assert.equal(sniffFormat(await readFile(path.join(fixtures, 'tiny-legacy.pth'))), 'torch-legacy');
+  assert.equal(sniffFormat(await readFile(path.join(fixtures, 'tiny-zip.pth'))), 'torch-zip');
+});
+
+test('safetensors, Keras .h5 (two naming styles), Caffe (V1 and V2 layers) and ONNX (both zoo namings) load to the same tensors', async () => {
+  const tv = new Map<string, NamedTensor>();
+  const idx = torchvisionConvIndices('vgg19');
+  for (const [n, { w, b }] of tinyTensors()) {
+    tv.set(`features.${idx.get(n)}.weight`, w);
+    tv.set(`features.${idx.get(n)}.bias`, b);
+  }
+  const files: [string, Uint8Array | null, string, string][] = [
+    ['tiny.safetensors', writeSafetensors(tv), 'safetensors', 'torchvision'],
+    ['tiny-v2.caffemodel', caffeModel(false), 'caffe', 'caffe'],
+    ['tiny-v1.caffemodel', caffeModel(true), 'caffe', 'caffe'],
+    ['tiny-mxnet.onnx', onnxModel('mxnet'), 'onnx', 'torchvision'],
+    ['tiny-caffe2.onnx', onnxModel('caffe2'), 'onnx', 'caffe'],
+    ['tiny-keras1.h5', null, 'keras-h5', 'caffe'],
+    ['tiny-keras2.h5', null, 'keras-h5', 'caffe'],
+  ];
+  for (const [name, bytes, format, pre] of files) {
+    const file = path.join(dir, name);
+    if (bytes) await writeFile(file, bytes);
+    else await kerasH5(file, name.includes('keras1') ? 'keras1' : 'keras2');
+    assert.equal(sniffFormat(await readFile(file)), format, name);
+    const w = await loadWeightsFile(file);
+    assertTiny(w, name);
+    assert.equal(w.preprocess.name, pre, `${name} preprocessing`);
+  }
+});
+
+test('a full-size VGG-19 written on the fly (Keras .h5) loads with 20,024,384 conv parameters', async () => {
+  const full = randomVggWeights('vgg19', 5);
+  const tensors = new Map([...full.convs].map(([n, p]) => [n, { w: { data: p.weight, shape: p.shape }, b: { data: p.bias, shape: [p.shape[0]] } }]));
+  const file = path.join(dir, 'vgg19_full.h5');
+  await kerasH5(file, 'keras1', tensors);
+  const w = await loadWeightsFile(file);
+  let count = 0;
+  for (const p of w.convs.values()) count += p.weight.length + p.bias.length;
+  assert.equal(count, 20_024_384);
+  assert.deepEqual(Array.from(w.convs.get('conv5_4')!.weight.subarray(0, 5)), Array.from(full.convs.get('conv5_4')!.weight.subarray(0, 5)));
+});
+
+test('bad weight files: truncated, wrong network, random bytes, HDF5 that is not Keras; each says what was expected', async () => {
+  const legacy = await readFile(path.join(fixtures, 'tiny-legacy.pth'));
+  const zip = await readFile(path.join(fixtures, 'tiny-zip.pth'));
+  const caffe = caffeModel(false);
+  const h5 = await import('h5wasm/node').then((m) => m.default);
+  await h5.ready;
+  const notKeras = new h5.File(path.join(dir, 'data.h5'), 'w');
+  notKeras.create_dataset({ name: 'measurements', data: new Float32Array([1, 2, 3]) });
+  notKeras.close();
+  const tv = new Map<string, NamedTensor>();
+  for (const [n, { w, b }] of tinyTensors()) {
+    if (n === 'conv3_2') continue; // missing layer
+    tv.set(`${n}.weight`, n === 'conv1_2' ? { data: new Float32Array(2 * 3 * 3 * 3), shape: [2, 3, 3, 3] } : w);
+    tv.set(`${n}.bias`, b);
+  }
+  const missing = new Map([...tv].filter(([k]) => !k.startsWith('conv1_2')));
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['truncated-legacy.pth', legacy.subarray(0, legacy.length - 200), /truncated/],
+    ['truncated-zip.pth', zip.subarray(0, zip.length >> 1), /truncated|no central directory/],
+    ['truncated.caffemodel', caffe.subarray(0, caffe.length - 100), /truncated/],
+    ['wrong-shape.safetensors', writeSafetensors(tv, { 'impasto.preprocess': 'caffe' }), /layer conv1_2 .* has weight \[2,3,3,3\] .*expected weight \[out,2,3,3\]/],
+    ['missing.safetensors', writeSafetensors(missing), /'conv1_2.weight' or '.bias' \(layer conv1_2\) is missing/],
+    ['random.bin', Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24), /unrecognised weight file .*expected safetensors, Keras \.h5, PyTorch \.pth, ONNX or Caffe/],
+  ];
+  for (const [name, bytes, message] of cases) {
+    await writeFile(path.join(dir, name), bytes);
+    await assert.rejects(loadWeightsFile(path.join(dir, name)), (e: Error) => e instanceof WeightFormatError && message.test(e.message) || assert.fail(`${name}: ${e.message}`));
+  }
+  await assert.rejects(loadWeightsFile(path.join(dir, 'data.h5')), /HDF5 file without Keras 'layer_names'; expected Keras VGG weights/);
+  await assert.rejects(loadWeightsFile(path.join(dir, 'absent.h5')), /cannot read weight file .*ENOENT; check the path given to --weights/);
+});
