@@ -4,6 +4,7 @@
  *   impasto <content> <style...> [-o out.png] [flags]     stylise (the main form)
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled scene with the bundled brush strokes, offline
+ *   impasto weights fetch|list|verify                  the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
  *
  * Exit codes: 0 done; 1 unexpected failure; 2 bad usage or option; 3 unreadable or invalid input
@@ -21,6 +22,8 @@ import { demoContent, demoStyle } from '../src/demo/images.js';
 import { score } from '../src/pipeline/score.js';
 import { optionsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
+import { runWeights } from './weights.js';
+import { WeightsCacheError } from '../src/networks/weights/cache.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, nan: 4, interrupted: 130 } as const;
 
@@ -28,9 +31,11 @@ const USAGE = `Usage:
   impasto <content> <style...> [-o out.png] [options]   repaint a photo in the style of one or more paintings
   impasto score <image> --content C --style S [options] [--json]   print each loss term of an existing image
   impasto demo [-o impasto-demo.png] [options]           repaint a bundled scene with bundled brush strokes (offline)
+  impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H]
+  impasto weights list | verify                          the weight cache
   impasto presets                                        the loss normalisation of each reference tool
 
-Exit codes: 0 done, 1 unexpected failure, 2 bad usage, 3 unreadable input, 4 loss became NaN (last good image written), 130 interrupted (current image written).`;
+Exit codes: 0 done, 1 unexpected failure, 2 bad usage, 3 unreadable input or failed download, 4 loss became NaN (last good image written), 130 interrupted (current image written).`;
 
 function help(): string {
   return `${USAGE}\n\nOptions:\n${optionsHelp()}\n`;
@@ -56,7 +61,7 @@ export function presetsTable(): string {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof OptionError || err instanceof GraphBuildError) return EXIT.usage;
-  if (err instanceof ImageError || err instanceof WeightFormatError) return EXIT.input;
+  if (err instanceof ImageError || err instanceof WeightFormatError || err instanceof WeightsCacheError) return EXIT.input;
   return EXIT.failure;
 }
 
@@ -173,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (argv[0] === 'score') return await runScore(argv.slice(1));
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), true);
+    if (argv[0] === 'weights') return await runWeights(argv.slice(1));
     return await runStylize(argv);
   } catch (err) {
     const code = exitCodeFor(err);

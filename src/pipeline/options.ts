@@ -19,10 +19,11 @@ export interface StylizeOptions {
   /** Weight file (safetensors); default: see `network`. */
   weights?: string;
   /**
-   * Network when no weight file is given: `offline` (the untrained multi-scale network, the
-   * embedded default) or `random-vgg19` / `random-vgg16` (VGG with seeded random weights).
+   * Network when no weight file is given: `auto` (a cached pretrained VGG-19 if there is one, else
+   * the offline network), `offline` (the untrained multi-scale network, the embedded default) or
+   * `random-vgg19` / `random-vgg16` (VGG with seeded random weights).
    */
-  network: 'offline' | 'random-vgg19' | 'random-vgg16';
+  network: 'auto' | 'offline' | 'random-vgg19' | 'random-vgg16';
   /** Scale-free per-layer weights (normalise.ts); default: on for the offline network. */
   autoNormalise?: boolean;
   preset: PresetName;
@@ -82,7 +83,7 @@ export interface OptionDef {
 
 export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'weights', kind: 'string', doc: 'VGG weight file (safetensors, torchvision or canonical keys)', defaultText: 'none: --network' },
-  { key: 'network', kind: 'string', doc: 'network without --weights: the untrained offline network, or VGG with seeded random weights', default: 'offline', choices: ['offline', 'random-vgg19', 'random-vgg16'] },
+  { key: 'network', kind: 'string', doc: "network without --weights: auto (a cached VGG-19, else offline), the untrained offline network, or VGG with seeded random weights", default: 'auto', choices: ['auto', 'offline', 'random-vgg19', 'random-vgg16'] },
   { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, w_l ∝ 1/ΣA² (He et al. 2016)', defaultText: 'on for the offline network' },
   { key: 'preset', kind: 'string', doc: "loss normalisation and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: Object.keys(PRESETS) },
   { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg)', default: 'avg', choices: ['max', 'avg'] },

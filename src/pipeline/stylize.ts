@@ -16,7 +16,7 @@ import type { FeatureNet } from '../networks/feature-net.js';
 import { randomVggWeights, vggNet } from '../networks/vgg.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
 import { autoNormalise } from '../losses/normalise.js';
-import { loadWeightsFile } from '../networks/weights/load.js';
+import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
 import { adam } from '../optimizers/adam.js';
 import { lbfgs, MinimizeResult, Objective, StepInfo } from '../optimizers/lbfgs.js';
 import { gaussian } from '../util/random.js';
@@ -81,10 +81,14 @@ export function planSize(content: { width: number; height: number }, o: Pick<Sty
 
 /** The feature network named by the options: a weight file, or an untrained network (with a notice). */
 export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<FeatureNet> {
-  if (o.weights) return vggNet(await loadWeightsFile(o.weights), o.pooling);
-  if (o.network === 'offline') {
+  if (o.weights) return vggNet(await loadWeightsCached(o.weights, cacheDir(), notice), o.pooling);
+  if (o.network === 'auto') {
+    const cached = await cachedDefault();
+    if (cached) return vggNet(await loadWeightsCached(cached, cacheDir(), notice), o.pooling);
+  }
+  if (o.network === 'offline' || o.network === 'auto') {
     const net = untrainedNet({ ...DEFAULT_UNTRAINED, seed: o.seed });
-    notice(`no --weights given: using the offline network (${net.description}), a lower-quality tier than pretrained VGG-19; pass a VGG-19 weight file with --weights for the paper's results`);
+    notice(`no VGG-19 weights: using the offline network, an untrained lower-quality tier; run 'impasto weights fetch' once to download VGG-19 (80 MB) for the paper's results`);
     return net;
   }
   const arch = o.network === 'random-vgg16' ? 'vgg16' : 'vgg19';

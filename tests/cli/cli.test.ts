@@ -28,7 +28,7 @@ interface Run {
 /** Runs the CLI; `onStdout` may act on the child (e.g. send SIGINT). */
 function impasto(args: string[], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), ...args], { cwd: dir});
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), ...args], { cwd: dir, env: { ...process.env, IMPASTO_HOME: path.join(dir, 'cache') } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

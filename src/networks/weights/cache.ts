@@ -1,0 +1,201 @@
+/**
+ * The weight cache: where downloads land, the table of published files, and the converted copies.
+ *
+ * Location: `$IMPASTO_HOME`, else `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`. Layout:
+ *   models/<file>                 verified downloads, moved in atomically
+ *   downloads/<file>.part         partial downloads (resumed with HTTP Range)
+ *   locks/<file>.lock             held (pid inside) while a process downloads that file
+ *   converted/<name>.safetensors  canonical conv weights of a non-safetensors file, for fast loads
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { VggWeights } from '../vgg.js';
+import { loadWeightsFile, sniffFormat } from './load.js';
+import { NamedTensor, writeSafetensors } from './safetensors.js';
+
+/** A cache or download failure, with what to do. */
+export class WeightsCacheError extends Error {
+  override name = 'WeightsCacheError';
+}
+
+/** The cache root (see the file header). */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.IMPASTO_HOME) return path.resolve(env.IMPASTO_HOME);
+  if (env.XDG_CACHE_HOME) return path.join(path.resolve(env.XDG_CACHE_HOME), 'impasto');
+  return path.join(os.homedir(), '.cache', 'impasto');
+}
+
+/** A published weight file. */
+export interface WeightSource {
+  readonly id: string;
+  readonly arch: 'vgg19' | 'vgg16';
+  readonly source: 'keras' | 'torchvision' | 'timm' | 'caffe' | 'onnx';
+  readonly file: string;
+  readonly url: string;
+  /** Size in bytes, when published. */
+  readonly bytes?: number;
+  /** Checksum: `md5:<hex>` or `sha256:<hex>`; a `…` marks a hash known only by prefix and suffix. */
+  readonly hash?: string;
+  readonly licence: string;
+  readonly attribution?: string;
+}
+
+const OXFORD = 'VGG weights by K. Simonyan and A. Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", arXiv:1409.1556, licensed CC BY 4.0';
+
+/** Published VGG weight files (facts from shared/docs/weights.md, with its sources). */
+export const WEIGHT_SOURCES: readonly WeightSource[] = [
+  {
+    id: 'vgg19-keras', arch: 'vgg19', source: 'keras', file: 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    url: 'https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    bytes: 80_134_624, hash: 'md5:253f8cb515780f3b799900260a226db6', licence: 'CC BY 4.0 (Oxford VGG)', attribution: OXFORD,
+  },
+  {
+    id: 'vgg16-keras', arch: 'vgg16', source: 'keras', file: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    url: 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    bytes: 58_889_256, hash: 'md5:6d6bbae143d832006294945121d1f1fc', licence: 'CC BY 4.0 (Oxford VGG)', attribution: OXFORD,
+  },
+  {
+    id: 'vgg19-torchvision', arch: 'vgg19', source: 'torchvision', file: 'vgg19-dcbb9e9d.pth', url: 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth',
+    bytes: 574_673_361, hash: 'sha256:dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44', licence: 'BSD-3-Clause (torchvision, retrained by PyTorch)',
+  },
+  {
+    id: 'vgg16-torchvision', arch: 'vgg16', source: 'torchvision', file: 'vgg16-397923af.pth', url: 'https://download.pytorch.org/models/vgg16-397923af.pth',
+    bytes: 553_433_881, hash: 'sha256:397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0', licence: 'BSD-3-Clause (torchvision, retrained by PyTorch)',
+  },
+  {
+    id: 'vgg19-timm', arch: 'vgg19', source: 'timm', file: 'vgg19.tv_in1k.safetensors', url: 'https://huggingface.co/timm/vgg19.tv_in1k/resolve/main/model.safetensors',
+    licence: 'BSD-3-Clause (torchvision weights, timm copy)',
+  },
+  {
+    id: 'vgg16-timm', arch: 'vgg16', source: 'timm', file: 'vgg16.tv_in1k.safetensors', url: 'https://huggingface.co/timm/vgg16.tv_in1k/resolve/main/model.safetensors',
+    licence: 'BSD-3-Clause (torchvision weights, timm copy)',
+  },
+  {
+    id: 'vgg19-caffe', arch: 'vgg19', source: 'caffe', file: 'VGG_ILSVRC_19_layers.caffemodel',
+    url: 'https://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe/VGG_ILSVRC_19_layers.caffemodel',
+    bytes: 574_671_192, hash: 'md5:b5c644beabd7cf06bdd9065cfd674c97', licence: 'CC BY 4.0 (Oxford VGG)', attribution: OXFORD,
+  },
+  {
+    id: 'vgg19-onnx', arch: 'vgg19', source: 'onnx', file: 'vgg19-7.onnx',
+    url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/vgg/model/vgg19-7.onnx',
+    bytes: 574_677_321, hash: 'sha256:692f9f92…c2046f', licence: 'Apache-2.0 (ONNX model zoo)',
+  },
+];
+
+/** Looks a source up by architecture and origin. @throws WeightsCacheError listing the choices. */
+export function findSource(arch: string, source: string): WeightSource {
+  const s = WEIGHT_SOURCES.find((x) => x.arch === arch && x.source === source);
+  if (!s) {
+    throw new WeightsCacheError(`no published ${arch} file from '${source}'; available: ${WEIGHT_SOURCES.map((x) => `${x.arch} --source ${x.source}`).join(', ')}`);
+  }
+  return s;
+}
+
+/** Path of a source's verified file in the cache. */
+export function modelPath(s: Pick<WeightSource, 'file'>, root = cacheDir()): string {
+  return path.join(root, 'models', s.file);
+}
+
+/** Creates the cache folders. @throws WeightsCacheError when the cache cannot be written. */
+export async function ensureCache(root = cacheDir()): Promise<string> {
+  for (const sub of ['models', 'downloads', 'locks', 'converted']) {
+    try {
+      await mkdir(path.join(root, sub), { recursive: true });
+    } catch (err) {
+      // A recursive mkdir can report ENOENT where the real cause is a read-only file system;
+      // a plain mkdir of the leaf tells the true reason.
+      const real = await mkdir(path.join(root, sub)).then(() => err, (e: unknown) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? err : e));
+      throw cacheWriteError(root, real);
+    }
+  }
+  return root;
+}
+
+/** A readable error for a cache that cannot be written (read-only, full, not a folder). */
+export function cacheWriteError(root: string, err: unknown): WeightsCacheError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'it is on a read-only file system'
+    : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of its path is a file' : (err as Error).message;
+  return new WeightsCacheError(`cannot write the weight cache ${root}: ${why} (${code ?? 'error'}); free some space or set IMPASTO_HOME to a writable folder`);
+}
+
+/** Checks a file against a `md5:`/`sha256:` hash (a `…` checks prefix and suffix). */
+export async function checkHash(file: string, expected: string): Promise<{ ok: boolean; actual: string }> {
+  const [algo, hex] = expected.split(':') as [string, string];
+  const h = createHash(algo);
+  const { createReadStream } = await import('node:fs');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  const actual = h.digest('hex');
+  const [pre, post] = hex.split('…');
+  const ok = post === undefined ? actual === hex.toLowerCase() : actual.startsWith(pre!.toLowerCase()) && actual.endsWith(post.toLowerCase());
+  return { ok, actual: `${algo}:${actual}` };
+}
+
+/** The default pretrained network if one is cached: the Keras VGG-19 (Oxford weights) first. */
+export async function cachedDefault(root = cacheDir()): Promise<string | null> {
+  for (const id of ['vgg19-keras', 'vgg19-torchvision', 'vgg19-timm', 'vgg19-caffe', 'vgg19-onnx']) {
+    const s = WEIGHT_SOURCES.find((x) => x.id === id)!;
+    const p = modelPath(s, root);
+    try {
+      if ((await stat(p)).isFile()) return p;
+    } catch {
+      // not cached
+    }
+  }
+  return null;
+}
+
+/**
+ * Loads weights, through the converted cache when the file is not already safetensors: the first
+ * load parses the original and stores canonical conv weights as safetensors (temp file + rename);
+ * later loads read that copy. The key is the file's real path, size and modification time.
+ * A cache that cannot be written only costs speed: `onNotice` is told, the load goes on.
+ */
+export async function loadWeightsCached(file: string, root = cacheDir(), onNotice: (m: string) => void = () => {}): Promise<VggWeights> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    return loadWeightsFile(file); // reports the missing file
+  }
+  const head = new Uint8Array(await readHead(file, 32));
+  if (sniffFormat(head) === 'safetensors') return loadWeightsFile(file);
+  const key = createHash('sha256').update(`${path.resolve(file)}\0${info.size}\0${info.mtimeMs}`).digest('hex').slice(0, 16);
+  const converted = path.join(root, 'converted', `${path.basename(file).replace(/[^\w.-]/g, '_')}-${key}.safetensors`);
+  try {
+    const w = await loadWeightsFile(converted);
+    return { ...w, source: file };
+  } catch {
+    // not converted yet (or unreadable): convert below
+  }
+  const w = await loadWeightsFile(file);
+  try {
+    await ensureCache(root);
+    const tensors = new Map<string, NamedTensor>();
+    for (const [n, p] of w.convs) {
+      tensors.set(`${n}.weight`, { data: p.weight, shape: p.shape });
+      tensors.set(`${n}.bias`, { data: p.bias, shape: [p.shape[0]] });
+    }
+    const tmp = `${converted}.${process.pid}.tmp`;
+    await writeFile(tmp, writeSafetensors(tensors, { 'impasto.preprocess': w.preprocess.name, 'impasto.source': file }));
+    await rename(tmp, converted);
+  } catch (err) {
+    await rm(`${converted}.${process.pid}.tmp`, { force: true });
+    onNotice(`could not store a converted copy of ${file} in ${root} (${(err as Error).message}); later loads will parse the original again`);
+  }
+  return w;
+}
+
+async function readHead(file: string, n: number): Promise<Buffer> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}

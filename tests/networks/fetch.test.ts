@@ -1,0 +1,194 @@
+/**
+ * `impasto weights fetch` against a loopback HTTP server started here: complete, resumed, corrupt,
+ * missing, stalled, concurrent, proxied, and into read-only or full caches. After every case the
+ * cache holds either the verified file or nothing.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fetchWeights } from '../../src/networks/weights/fetch.js';
+import { WeightsCacheError } from '../../src/networks/weights/cache.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const payload = randomBytes(300_000);
+const sha = createHash('sha256').update(payload).digest('hex');
+const md5 = createHash('md5').update(payload).digest('hex');
+let server: http.Server;
+let base = '';
+let tmp = '';
+const hits: Record<string, number> = {};
+let cutOnce = true;
+
+function serve(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, delayMs = 0) {
+  const m = /bytes=(\d+)-/.exec(req.headers.range ?? '');
+  const start = m ? Number(m[1]) : 0;
+  const slice = body.subarray(start);
+  res.writeHead(m ? 206 : 200, { 'content-length': slice.length, ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+  if (!delayMs) return res.end(slice);
+  let i = 0;
+  const tick = () => {
+    if (i >= slice.length) return res.end();
+    res.write(slice.subarray(i, i + 30_000));
+    i += 30_000;
+    setTimeout(tick, delayMs);
+  };
+  tick();
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'impasto-fetch-'));
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    const key = `${req.headers['x-proxied'] ? 'proxy:' : ''}${url.pathname}${req.headers.range ? ' range' : ''}`;
+    hits[key] = (hits[key] ?? 0) + 1;
+    if (req.url!.startsWith('http://')) hits['absolute-uri'] = (hits['absolute-uri'] ?? 0) + 1;
+    switch (url.pathname) {
+      case '/ok/w.bin':
+      case '/slow/w.bin':
+        return serve(req, res, payload, url.pathname.startsWith('/slow') ? 20 : 0);
+      case '/cut/w.bin':
+        if (cutOnce && !req.headers.range) {
+          cutOnce = false;
+          res.writeHead(200, { 'content-length': payload.length });
+          res.write(payload.subarray(0, payload.length / 2));
+          setTimeout(() => res.socket?.destroy(), 50);
+          return;
+        }
+        return serve(req, res, payload);
+      case '/bad/w.bin':
+        return serve(req, res, Buffer.from(payload).fill(7, 1000, 2000));
+      case '/stall/w.bin':
+        res.writeHead(200, { 'content-length': payload.length });
+        res.write(payload.subarray(0, 1000));
+        return; // then nothing
+      default:
+        res.writeHead(404);
+        res.end('not here');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function cacheState(dir: string) {
+  const list = async (sub: string) => (await readdir(path.join(dir, sub)).catch(() => [])).filter((f) => !f.endsWith('.source'));
+  return { models: await list('models'), downloads: await list('downloads'), locks: await list('locks') };
+}
+
+const env = { IMPASTO_HOME: '', NO_PROXY: '*' } as NodeJS.ProcessEnv;
+const opts = (dir: string, route: string, extra = {}) => ({ file: 'w.bin', url: `${base}/${route}/w.bin`, hash: `sha256:${sha}`, root: dir, env, stallMs: 1000, ...extra });
+
+test('a complete download is verified (sha256 or md5) and moved into models/', async () => {
+  const dir = path.join(tmp, 'complete');
+  const p = await fetchWeights(opts(dir, 'ok'));
+  assert.deepEqual(await readFile(p), payload);
+  assert.deepEqual(await cacheState(dir), { models: ['w.bin'], downloads: [], locks: [] });
+  const dir2 = path.join(tmp, 'complete-md5');
+  await fetchWeights(opts(dir2, 'ok', { hash: `md5:${md5}`, bytes: payload.length }));
+  const again = hits['/ok/w.bin'];
+  await fetchWeights(opts(dir2, 'ok', { hash: `md5:${md5}` }));
+  assert.equal(hits['/ok/w.bin'], again, 'a cached file is never downloaded again');
+});
+
+test('a connection cut halfway is resumed with an HTTP Range request', async () => {
+  const dir = path.join(tmp, 'cut');
+  const notices: string[] = [];
+  const p = await fetchWeights(opts(dir, 'cut', { onNotice: (m: string) => notices.push(m) }));
+  assert.deepEqual(await readFile(p), payload);
+  assert.equal(hits['/cut/w.bin range'], 1, 'the second request asked for the rest only');
+  assert.match(notices.join('\n'), /broke off at \d+ bytes .*resuming/);
+});
+
+test('a checksum mismatch is a clear error and leaves nothing in the cache', async () => {
+  const dir = path.join(tmp, 'bad');
+  await assert.rejects(fetchWeights(opts(dir, 'bad')), (e: Error) => e instanceof WeightsCacheError && /checksum mismatch for w\.bin: expected sha256:[0-9a-f]+, received sha256:[0-9a-f]+; .*Nothing was cached/.test(e.message));
+  assert.deepEqual(await cacheState(dir), { models: [], downloads: [], locks: [] });
+});
+
+test('HTTP 404 is a clear error', async () => {
+  const dir = path.join(tmp, 'missing');
+  await assert.rejects(fetchWeights(opts(dir, 'nope')), /HTTP 404 Not Found; check the URL/);
+  assert.deepEqual((await cacheState(dir)).models, []);
+});
+
+test('a server that stalls times out with a clear error; the partial file waits to be resumed', async () => {
+  const dir = path.join(tmp, 'stall');
+  const t0 = Date.now();
+  await assert.rejects(fetchWeights(opts(dir, 'stall')), /stalled: no data for 1 s at 1000 bytes; the partial file is kept/);
+  assert.ok(Date.now() - t0 < 10_000);
+  const state = await cacheState(dir);
+  assert.deepEqual(state.models, []);
+  assert.deepEqual(state.locks, [], 'the lock is released');
+});
+
+test('HTTP_PROXY is honoured for http URLs', async () => {
+  const dir = path.join(tmp, 'proxy');
+  const before = hits['absolute-uri'] ?? 0;
+  // The loopback server doubles as the proxy: a proxied request arrives with an absolute URI.
+  await fetchWeights({ ...opts(dir, 'ok'), url: 'http://weights.example/ok/w.bin', env: { HTTP_PROXY: base } });
+  assert.equal(hits['absolute-uri'], before + 1);
+  assert.deepEqual((await cacheState(dir)).models, ['w.bin']);
+});
+
+test('two processes fetching the same file at once: one download, both succeed', async () => {
+  const dir = path.join(tmp, 'concurrent');
+  await mkdir(dir, { recursive: true });
+  const run = () => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), 'weights', 'fetch', '--url', `${base}/slow/w.bin`, '--sha256', sha],
+      { env: { ...process.env, IMPASTO_HOME: dir, NO_PROXY: '*' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+  const [a, b] = await Promise.all([run(), run()]);
+  assert.equal(a.code, 0, a.err);
+  assert.equal(b.code, 0, b.err);
+  assert.equal(a.out.trim(), path.join(dir, 'models', 'w.bin'));
+  assert.equal(b.out.trim(), a.out.trim());
+  assert.equal(hits['/slow/w.bin'], 1, 'the file was downloaded once');
+  assert.match(a.err + b.err, /another process \(pid \d+\) is downloading w\.bin; waiting for it/);
+  assert.deepEqual(await readFile(a.out.trim()), payload);
+});
+
+/** Mounts a small tmpfs (root only); returns null where mounting is not permitted. */
+function mountTmpfs(dir: string, options: string): string | null {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+test('a read-only cache and a full cache each give a clear error and leave nothing behind', async (t) => {
+  const ro = path.join(tmp, 'ro');
+  const full = path.join(tmp, 'full');
+  await mkdir(ro, { recursive: true });
+  await mkdir(full, { recursive: true });
+  if (!mountTmpfs(ro, 'ro,size=1m') || !mountTmpfs(full, 'size=64k')) {
+    t.skip('mounting a tmpfs needs root; not permitted here');
+    return;
+  }
+  try {
+    await assert.rejects(fetchWeights(opts(ro, 'ok')), /cannot write the weight cache .*ro: it is on a read-only file system \(EROFS\); free some space or set IMPASTO_HOME/);
+    await assert.rejects(fetchWeights(opts(full, 'ok')), /cannot write the weight cache .*full: the disk is full \(ENOSPC\)/);
+    assert.deepEqual(await cacheState(full), { models: [], downloads: [], locks: [] });
+  } finally {
+    execFileSync('umount', [ro]);
+    execFileSync('umount', [full]);
+  }
+});
