@@ -51,6 +51,7 @@ const CANDIDATES: Record<string, () => { net: FeatureNet; style: string[]; conte
   'pyr-k7': () => withDefaults(untrainedNet({ kind: 'pyramid', levels: 6, kernel: 7, filters: 128, seed: 0 })),
   'pyr-k5-f64': () => withDefaults(untrainedNet({ kind: 'pyramid', levels: 6, kernel: 5, filters: 64, seed: 0 })),
   'pyr-k5-l5': () => withDefaults(untrainedNet({ kind: 'pyramid', levels: 5, kernel: 5, filters: 128, seed: 0 })),
+  'pyr-k5-noblur': () => withDefaults(untrainedNet({ kind: 'pyramid', levels: 6, kernel: 5, filters: 128, seed: 0, blur: false })),
   'ms-3-23': () => withDefaults(untrainedNet({ kind: 'multiscale', sizes: [3, 5, 7, 11, 15, 23], filters: 128, seed: 0 })),
 };
 
@@ -173,7 +174,7 @@ async function texture() {
 async function transfer() {
   const size = Number(opt('size', '384'));
   const evals = Number(opt('evals', '200'));
-  const beta = Number(opt('beta', '10'));
+  const beta = Number(opt('beta', '1000'));
   const name = opt('net', 'default');
   console.log(`style transfer at ${size} px with '${name}', α = 1, β = ${beta} (auto-normalised terms), ${evals} L-BFGS evaluations from the photo`);
   console.log(`${'photo × painting'.padEnd(44)} ${'SSIM'.padStart(6)} ${'style d (VGG-19 s7)'.padStart(20)} ${'photo d'.padStart(9)} ${'hist d'.padStart(7)} ${'photo h'.padStart(8)} ${'time'.padStart(7)}`);

@@ -9,9 +9,10 @@
  * - `multiscale`: Ustyuzhaninov's recipe. One conv layer per filter size (default 3, 5, 7, 11, 15,
  *   23, 37, 55 px), `filters` random filters each, ReLU, no pooling. Layers `ms<k>` (k = size).
  *   Its large filters are expensive (the 55 px layer dominates).
- * - `pyramid`: the same idea at a fraction of the cost: an average-pool image pyramid (levels
- *   0…L−1, each half the size of the last), one small random conv (k×k, `filters` filters) + ReLU
- *   at every level, so level i sees about k·2^i px of the original. Layers `scale<i>`. It also
+ * - `pyramid`: the same idea at a fraction of the cost: an image pyramid (levels 0…L−1, each half
+ *   the size of the last; with `blur`, a binomial blur before each 2×2 average, i.e. a Gaussian
+ *   pyramid), one small random conv (k×k, `filters` filters) + ReLU at every level, so level i sees
+ *   about k·2^i px of the original. Layers `scale<i>`. It also
  *   exposes `luma<i>`, the BT.601 luminance of pyramid level i (1 channel), a content layer that
  *   keeps the photo's structure without constraining its colours.
  *
@@ -26,17 +27,25 @@ import type { FeatureNet } from './feature-net.js';
 
 /** Configuration of an untrained network; equal configurations give identical networks. */
 export type UntrainedConfig =
-  | { kind: 'pyramid'; levels: number; kernel: number; filters: number; seed: number }
+  | { kind: 'pyramid'; levels: number; kernel: number; filters: number; seed: number; blur?: boolean }
   | { kind: 'multiscale'; sizes: number[]; filters: number; seed: number };
 
 /** The offline tier's default: chosen by bench/offline.ts (see the closing note of its issue). */
-export const DEFAULT_UNTRAINED: UntrainedConfig = { kind: 'pyramid', levels: 6, kernel: 5, filters: 128, seed: 0 };
+export const DEFAULT_UNTRAINED: UntrainedConfig = { kind: 'pyramid', levels: 6, kernel: 5, filters: 128, seed: 0, blur: true };
 
 /** Glorot-uniform filters [out, in, k, k] from a seed: U(−a, a), a = √(6/(fan_in + fan_out)). */
 function glorot(seed: number, out: number, inC: number, k: number): Float32Array {
   const u = mulberry32(seed);
   const a = Math.sqrt(6 / (inC * k * k + out * k * k));
   return Float32Array.from({ length: out * inC * k * k }, () => (2 * u() - 1) * a);
+}
+
+/** A 3×3 binomial blur applied to each of 3 channels separately, as a [3,3,3,3] conv weight. */
+function blurKernel(): Float32Array {
+  const k = [1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16);
+  const w = new Float32Array(81);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < 9; i++) w[(c * 3 + c) * 9 + i] = k[i]!;
+  return w;
 }
 
 /** Affine input map: (rgb − 127.5)/64 per channel, as a 1×1 conv. */
@@ -57,7 +66,7 @@ export function untrainedNet(cfg: UntrainedConfig): FeatureNet {
 }
 
 function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): FeatureNet {
-  const { levels, kernel, filters, seed } = cfg;
+  const { levels, kernel, filters, seed, blur = false } = cfg;
   if (kernel % 2 !== 1) throw new GraphBuildError(`pyramid kernel must be odd, received ${kernel}`);
   const scales = Array.from({ length: levels }, (_, i) => `scale${i}`);
   const lumas = Array.from({ length: levels }, (_, i) => `luma${i}`);
@@ -76,7 +85,7 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
       content: [{ layer: 'luma2', weight: 1 }],
       style: scales.map((layer) => ({ layer, weight: 1 / levels })),
       alpha: 1,
-      beta: 10,
+      beta: 1000,
       autoNormalise: true,
     },
     checkLayers: check,
@@ -108,7 +117,12 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
       const pad = (kernel - 1) / 2;
       let lumaW: Value | undefined;
       for (let i = 0; i <= deepest; i++) {
-        if (i > 0) x = t.avgPool(x, `pyramid${i}`);
+        if (i > 0) {
+          // Gaussian pyramid: a [1,2,1]⊗[1,2,1]/16 blur per channel before each 2×2 average, which
+          // removes the aliasing (and the blocky gradients) of a plain average-pool pyramid.
+          if (blur) x = t.conv(x, b.constant(`blur${i}.w`, blurKernel(), [3, 3, 3, 3]), undefined, { pads: [1, 1, 1, 1] }, `blur${i}`);
+          x = t.avgPool(x, `pyramid${i}`);
+        }
         if (want.includes(`scale${i}`)) {
           const wv = b.constant(`scale${i}.weight`, weights[i]!, [filters, 3, kernel, kernel]);
           out.set(`scale${i}`, t.relu(t.conv(x, wv, undefined, { pads: [pad, pad, pad, pad] }, `scale${i}.conv`), `scale${i}`));
