@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { GraphBuilder, Value } from '../src/graph/builder.js';
 import { Tape } from '../src/graph/autodiff.js';
+import { mulberry32 } from '../src/util/random.js';
 import { resolveEngine, HostTensor, Session } from '../src/engine/index.js';
 
 /** Creates a session for `b`'s graph on the node engine (1 thread: tests run side by side). */
@@ -10,21 +11,9 @@ export async function sessionFor(b: GraphBuilder): Promise<Session> {
   return engine.createSession(b.toModel(), { threads: 1 });
 }
 
-/** Mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` seeded uniform values in [lo, hi) as float64. */
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float64Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
 

@@ -21,7 +21,8 @@ export class WeightFormatError extends Error {
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
-function halfToFloat(h: number): number {
+/** IEEE 754 half-precision bits → number. */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

@@ -9,7 +9,7 @@
  * Tensors are returned as float32 copies (from Float or Half storages) with their shapes; views
  * must be contiguous, as every state_dict written by torch.save is.
  */
-import { NamedTensor, WeightFormatError } from './safetensors.js';
+import { halfToFloat, NamedTensor, WeightFormatError } from './safetensors.js';
 import { TorchStorageRef, TorchTensorRef, unpickle } from './pickle.js';
 import { readZip } from './zip.js';
 
@@ -21,15 +21,6 @@ export function isLegacyTorch(buf: Uint8Array): boolean {
 }
 
 const ELEMENT: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, DoubleStorage: 8 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 function materialise(name: string, ref: TorchTensorRef, bytes: Uint8Array, what: string): NamedTensor {
   const width = ELEMENT[ref.storage.type];
