@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -191,4 +191,24 @@ test('a read-only cache and a full cache each give a clear error and leave nothi
     execFileSync('umount', [ro]);
     execFileSync('umount', [full]);
   }
+});
+
+test('impasto weights list and verify report the cache; a corrupt cached file fails verification', async () => {
+  const dir = path.join(tmp, 'listed');
+  await mkdir(path.join(dir, 'models'), { recursive: true });
+  await writeFile(path.join(dir, 'models', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5'), 'not the real file');
+  const cli = (args: string[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), 'weights', ...args], { env: { ...process.env, IMPASTO_HOME: dir } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+  const list = await cli(['list']);
+  assert.equal(list.code, 0);
+  assert.match(list.out, /vgg19 --source keras\s+80\.1 MB\s+cached \(0\.0 MB\)\s+CC BY 4\.0/);
+  assert.match(list.out, /vgg19 --source torchvision\s+574\.7 MB\s+not cached/);
+  assert.match(list.out, /credit: VGG weights by K\. Simonyan and A\. Zisserman/);
+  const verify = await cli(['verify']);
+  assert.equal(verify.code, 3);
+  assert.match(verify.out, /vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5: MISMATCH \(expected md5:253f8cb515780f3b799900260a226db6, found md5:[0-9a-f]{32}\); delete it and fetch again/);
 });

@@ -5,13 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { loadWeightsFile, sniffFormat, torchvisionConvIndices, WeightFormatError } from '../../src/networks/weights/load.js';
 import { NamedTensor, writeSafetensors } from '../../src/networks/weights/safetensors.js';
+import { loadWeightsCached } from '../../src/networks/weights/cache.js';
 import { randomVggWeights, vggLayers, VggWeights } from '../../src/networks/vgg.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/weights/', import.meta.url));
@@ -210,4 +211,30 @@ test('bad weight files: truncated, wrong network, random bytes, HDF5 that is not
   }
   await assert.rejects(loadWeightsFile(path.join(dir, 'data.h5')), /HDF5 file without Keras 'layer_names'; expected Keras VGG weights/);
   await assert.rejects(loadWeightsFile(path.join(dir, 'absent.h5')), /cannot read weight file .*ENOENT; check the path given to --weights/);
+});
+
+test('the converted cache: the first load stores canonical safetensors, later loads read them, a changed source is converted again', async () => {
+  const cacheRoot = path.join(dir, 'cache');
+  const src = path.join(dir, 'copy-legacy.pth');
+  await writeFile(src, await readFile(path.join(fixtures, 'tiny-legacy.pth')));
+  assertTiny(await loadWeightsCached(src, cacheRoot), 'first load');
+  const files = await readdir(path.join(cacheRoot, 'converted'));
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^copy-legacy\.pth-[0-9a-f]{16}\.safetensors$/);
+  // Mark the converted copy: a later load must return the mark, proving it read the copy.
+  const converted = path.join(cacheRoot, 'converted', files[0]!);
+  const marked = new Map<string, NamedTensor>();
+  for (const [n, { w, b }] of tinyTensors()) {
+    marked.set(`${n}.weight`, w);
+    marked.set(`${n}.bias`, n === 'conv1_1' ? { data: Float32Array.of(42, 42), shape: [2] } : b);
+  }
+  await writeFile(converted, writeSafetensors(marked, { 'impasto.preprocess': 'torchvision' }));
+  const second = await loadWeightsCached(src, cacheRoot);
+  assert.deepEqual(Array.from(second.convs.get('conv1_1')!.bias), [42, 42]);
+  assert.equal(second.preprocess.name, 'torchvision');
+  assert.equal(second.source, src);
+  // A newer source file gets a new key and is converted from the original again.
+  await utimes(src, new Date(), new Date(Date.now() + 5000));
+  assertTiny(await loadWeightsCached(src, cacheRoot), 'after the source changed');
+  assert.equal((await readdir(path.join(cacheRoot, 'converted'))).length, 2);
 });
