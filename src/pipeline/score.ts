@@ -15,7 +15,7 @@ import { ImageInput, objectiveSpec, planSize, resolveNetwork, wantsAutoNormalise
 import { autoNormalise } from '../losses/normalise.js';
 
 export interface ScoreResult {
-  /** The preset's weighted total L (with the preset's or the given α, β, γ and layer weights). */
+  /** The total L that stylize would minimise for this image (same weights and normalisation). */
   readonly total: number;
   /** Content term per preset (a single content layer gives a number; several are summed). */
   readonly content: number;

@@ -3,8 +3,8 @@
  *
  *   load → size → network → targets → objective → init → optimise → postprocess
  *
- * The core never prints and never touches files other than its inputs: it reports through typed
- * events and returns the image; the CLI writes it. Cancellation goes through an AbortSignal: the
+ * The core never prints and writes no file but the weight cache's converted copies: it reports
+ * through typed events and returns the image; the CLI writes it. Cancellation goes through an AbortSignal: the
  * optimiser stops between evaluations and the current image is returned with stopReason 'aborted'.
  */
 import { resolveEngine, type Engine } from '../engine/index.js';
