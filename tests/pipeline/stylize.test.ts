@@ -1,0 +1,64 @@
+/**
+ * The library driver: event order, AbortSignal, several style images with blend weights, init from
+ * a file, original colours, snapshots through the CLI, and option validation messages.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { stylize, StylizeEvent } from '../../src/pipeline/stylize.js';
+import { validateOptions } from '../../src/pipeline/options.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const shared = path.join(root, '../shared/images');
+const net = path.join(root, 'tests/fixtures/reference/net-avg.safetensors');
+
+test('stylize emits start, iterate… and done in order, and stops on an AbortSignal with the current image', async () => {
+  const events: StylizeEvent[] = [];
+  const ac = new AbortController();
+  const r = await stylize(
+    { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1000, threads: 1, imageEvery: 2 },
+    { signal: ac.signal, onEvent: (e) => { events.push(e); if (e.type === 'iterate' && e.iteration === 4) ac.abort(); } },
+  );
+  assert.deepEqual(events.map((e) => e.type), ['start', 'iterate', 'iterate', 'iterate', 'iterate', 'done']);
+  assert.equal(r.stopReason, 'aborted');
+  assert.equal(r.iterations, 4);
+  assert.deepEqual([r.image.width, r.image.height], [64, 48]);
+  const it2 = events[2] as Extract<StylizeEvent, { type: 'iterate' }>;
+  assert.ok(it2.image && it2.image.width === 64, 'every 2nd iteration carries the image');
+  assert.equal((events[1] as Extract<StylizeEvent, { type: 'iterate' }>).image, undefined);
+  assert.ok(r.loss < r.initialLoss);
+});
+
+test('the CLI with two blended styles, init from a file, original colours and snapshots', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-opts-'));
+  try {
+    const out = path.join(dir, 'mix.png');
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'),
+        path.join(shared, 'golden_gate.jpg'), path.join(shared, 'starry_night.jpg'), path.join(shared, 'the_scream.jpg'),
+        '--style-blend', '3,1', '--init', path.join(shared, 'shipwreck.jpg'), '--original-colors', '--snapshot-every', '2',
+        '--weights', net, '--size', '64', '--iterations', '25', '-o', out, '-q'], { env: { ...process.env, IMPASTO_HOME: path.join(dir, 'cache') }, stdio: 'ignore' });
+      child.on('close', resolve);
+    });
+    assert.equal(code, 0);
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.png')).sort();
+    assert.ok(files.includes('mix.png') && files.includes('mix_2.png') && files.includes('mix_4.png'), files.join(', '));
+    const meta = await sharp(out).metadata();
+    assert.deepEqual([meta.width, meta.height], [64, 48]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('option validation says what was expected and what was received', () => {
+  assert.throws(() => validateOptions({ size: 0 }), /invalid size: expected an integer ≥ 16 and ≤ 16384, received 0/);
+  assert.throws(() => validateOptions({ pooling: 'median' as never }), /invalid pooling: expected one of max, avg, received 'median'/);
+  assert.throws(() => validateOptions({ styleLayers: ['relu1_1', 'relu2_1'], styleLayerWeights: [1] }), /invalid styleLayerWeights: expected 2 weights, one per layer of relu1_1, relu2_1; received 1/);
+  assert.throws(() => validateOptions({ colour: 1 } as never), /unknown option 'colour'; expected one of: weights, network/);
+  assert.equal(validateOptions({}).preset, 'paper');
+});
