@@ -110,9 +110,9 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
   const onEvent = (e: StylizeEvent) => {
     if (json) process.stdout.write(`${JSON.stringify(e.type === 'iterate' ? { ...e, image: undefined } : e)}\n`);
     if (e.type === 'notice' && !json && !quiet) progress.note(`note: ${e.message}`);
-    if (e.type === 'start') progress.start(e.iterations, `${e.width}×${e.height}, ${e.preset}, ${e.network}`);
+    if (e.type === 'start') progress.start(e.iterations, `${e.width}×${e.height}, ${e.network}, preset ${e.preset}${e.autoNormalised ? ' with auto-normalised layer weights' : ''}`);
     if (e.type === 'iterate') {
-      progress.update(e.evaluations, e.loss);
+      progress.update(e.evaluations, e.loss, e.iteration);
       if (printEvery && e.iteration % printEvery === 0 && !json && !quiet) {
         process.stderr.write(`iteration ${e.iteration} (evaluations ${e.evaluations}): loss ${e.loss.toExponential(4)}  ${Object.entries(e.terms).map(([k, v]) => `${k} ${v.toExponential(3)}`).join('  ')}\n`);
       }

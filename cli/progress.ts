@@ -19,8 +19,12 @@ export class Progress {
     if (this.enabled) this.out.write(`${label}\n`);
   }
 
-  /** @param done evaluations used so far; @param loss the current total loss. */
-  update(done: number, loss: number): void {
+  /**
+   * @param done evaluations used so far (the bar's unit: the budget counts evaluations)
+   * @param loss the current total loss
+   * @param iteration the optimiser's iteration
+   */
+  update(done: number, loss: number, iteration: number): void {
     if (!this.enabled || !this.tty) return;
     const now = Date.now();
     if (now - this.lastDraw < 100 && done < this.total) return;
@@ -31,7 +35,7 @@ export class Progress {
     const elapsed = (now - this.startedAt) / 1000;
     const eta = done > 0 ? (elapsed / done) * (this.total - done) : NaN;
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    this.out.write(`\r${bar} ${done}/${this.total}  loss ${loss.toExponential(3)}  ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}\x1b[K`);
+    this.out.write(`\r${bar} iteration ${iteration}, ${done}/${this.total} evaluations  loss ${loss.toExponential(3)}  ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}\x1b[K`);
     this.drawn = true;
   }
 

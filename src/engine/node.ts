@@ -63,6 +63,8 @@ class NodeSession implements Session {
 export async function loadNodeEngine(): Promise<Engine> {
   const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
   const ort: Ort = mod.InferenceSession ? mod : mod.default!;
+  // ORT's process-wide log (e.g. a missing CUDA library) duplicates the errors re-worded below.
+  ort.env.logLevel = process.env.IMPASTO_DEBUG ? 'verbose' : 'fatal';
   return {
     name: 'node',
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
@@ -78,10 +80,16 @@ export async function loadNodeEngine(): Promise<Engine> {
           enableMemPattern: options.memPattern ?? (options.pixels ?? 0) < 384 * 384,
           enableCpuMemArena: options.arena ?? true,
           extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
+          // ORT's own log lines (warnings, and errors that are re-worded below) only with IMPASTO_DEBUG.
+          logSeverityLevel: process.env.IMPASTO_DEBUG ? 0 : 4,
         });
         return new NodeSession(ort, s);
       } catch (err) {
-        throw reword(`ONNX Runtime rejected the graph (providers ${providers.join(', ')})`, err);
+        const e = reword(`ONNX Runtime rejected the graph (providers ${providers.join(', ')})`, err);
+        if (providers.includes('cuda') && /cuda/i.test(e.message)) {
+          e.message += "; the CUDA provider needs onnxruntime-node's CUDA libraries (its install script downloads them) and an NVIDIA driver; use --execution-provider cpu";
+        }
+        throw e;
       }
     },
   };

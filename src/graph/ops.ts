@@ -169,7 +169,7 @@ export const Relu: OpRule<Record<string, never>> = {
   vjp({ b, outputs: [y], label }, [gy]) {
     // Cast(Greater)·g measured faster than Where(Greater, g, 0) and Sign(y)·g (engine notes §4.2;
     // re-measured at 512², 2 threads: 1.17–1.19 s against 1.24–1.28 s and 1.25 s), and no slower
-    // than Min(y·1e38, 1)·g (1.20–1.21 s both).
+    // than Min(y·1e38, 1)·g or Tanh(y·1e38)·g (both still reorder out of ORT's NCHWc layout).
     const pos = b.emit1('Greater', [y!, b.scalar(0)], y!.shape, { dtype: 'bool', label: `${label}.grad` });
     const mask = b.emit1('Cast', [pos], y!.shape, { attrs: { to: b.dtype === 'float64' ? 11 : 1 }, label: `${label}.grad` });
     return [b.emit1('Mul', [gy!, mask], y!.shape, { label: `${label}.grad` })];

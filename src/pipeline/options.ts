@@ -60,6 +60,8 @@ export interface StylizeOptions {
   imageEvery: number;
   /** Intra-op threads (default: all cores). */
   threads?: number;
+  /** ONNX Runtime execution provider: `cpu`, or `cuda` (falls back to CPU for unsupported ops). */
+  executionProvider: 'cpu' | 'cuda';
 }
 
 type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
@@ -109,6 +111,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0 },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime', defaultText: 'all cores', min: 1, max: 1024 },
+  { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'] },
 ];
 
 function fmt(v: unknown): string {

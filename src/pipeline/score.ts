@@ -11,7 +11,7 @@ import { readImage, resizeImage, toPlanar } from '../image/io-node.js';
 import { getPreset } from '../losses/presets.js';
 import { validateOptions, StylizeOptions } from './options.js';
 import { computeTargets, StyleProblem } from './problem.js';
-import { ImageInput, objectiveSpec, planSize, resolveNetwork, wantsAutoNormalise } from './stylize.js';
+import { ImageInput, objectiveSpec, planSize, resolveNetwork, sessionOptions, wantsAutoNormalise } from './stylize.js';
 import { autoNormalise } from '../losses/normalise.js';
 
 export interface ScoreResult {
@@ -53,9 +53,9 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
   const net = await resolveNetwork(o, control.onNotice ?? (() => {}));
   const spec0 = objectiveSpec(o, preset, net, size);
   const engine = control.engine ?? (await resolveEngine());
-  const targets = await computeTargets(engine, spec0, contentImg, styles, { threads: o.threads });
+  const targets = await computeTargets(engine, spec0, contentImg, styles, sessionOptions(o));
   const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;
-  const problem = await StyleProblem.create(engine, spec, targets, { threads: o.threads });
+  const problem = await StyleProblem.create(engine, spec, targets, sessionOptions(o));
   try {
     const ev = await problem.evaluate(toPlanar(image).data);
     const style: Record<string, number> = {};

@@ -29,7 +29,7 @@ export type ImageInput = string | RgbImage;
 /** Events emitted by {@link stylize}, in order: notice*, start, iterate*, done. */
 export type StylizeEvent =
   | { type: 'notice'; message: string }
-  | { type: 'start'; width: number; height: number; network: string; preset: string; iterations: number }
+  | { type: 'start'; width: number; height: number; network: string; preset: string; autoNormalised: boolean; iterations: number }
   | {
     type: 'iterate';
     iteration: number;
@@ -126,6 +126,11 @@ export function objectiveSpec(o: StylizeOptions, preset: Preset, net: FeatureNet
   };
 }
 
+/** Engine session options from the stylisation options. */
+export function sessionOptions(o: StylizeOptions): { threads?: number; executionProviders: string[] } {
+  return { threads: o.threads, executionProviders: o.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] };
+}
+
 /** Auto-normalisation applies when asked, or by the network's default unless layer weights are given. */
 export function wantsAutoNormalise(o: StylizeOptions, net: FeatureNet): boolean {
   return o.autoNormalise ?? (Boolean(net.defaults?.autoNormalise) && !o.styleLayerWeights && !o.contentLayerWeights);
@@ -204,11 +209,12 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
 
   // targets and objective
   const engine = control.engine ?? (await resolveEngine());
-  const sessionOpts = { threads: o.threads };
+  const sessionOpts = sessionOptions(o);
   const targets = await computeTargets(engine, spec0, content, styles, sessionOpts);
-  const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;
+  const normalised = wantsAutoNormalise(o, net);
+  const spec = normalised ? autoNormalise(spec0, targets) : spec0;
   const problem = await StyleProblem.create(engine, spec, targets, sessionOpts);
-  emit({ type: 'start', width: size.width, height: size.height, network: net.description, preset: preset.name, iterations: o.iterations });
+  emit({ type: 'start', width: size.width, height: size.height, network: net.description, preset: preset.name, autoNormalised: normalised, iterations: o.iterations });
 
   try {
     // init and optimise
