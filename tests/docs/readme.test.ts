@@ -1,0 +1,26 @@
+/** The README's options reference and presets table stay in step with the option table and presets. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { OPTION_DEFS } from '../../src/pipeline/options.js';
+import { PRESETS } from '../../src/losses/presets.js';
+import { flagOf } from '../../cli/args.js';
+
+const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+
+test('every option of the option table is documented in the README', () => {
+  const missing = OPTION_DEFS.map((d) => `--${flagOf(d.key)}`).filter((f) => !readme.includes(`\`${f}`));
+  assert.deepEqual(missing, []);
+});
+
+test('the README presets table states each preset\'s factors and weights', () => {
+  for (const p of Object.values(PRESETS)) {
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${p.name}\``));
+    assert.ok(row, `row for ${p.name}`);
+    const cells = row!.split('|').map((c) => c.trim());
+    assert.equal(cells[2], p.contentFactorText.replace('·', ''), `${p.name} content factor`);
+    assert.equal(cells[3], p.styleFactorText.replaceAll('·', ''), `${p.name} style factor`);
+    assert.equal(Number(cells[6]), p.alpha, `${p.name} α`);
+    assert.equal(Number(cells[7]), p.beta, `${p.name} β`);
+  }
+});
