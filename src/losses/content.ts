@@ -9,7 +9,8 @@
  * Reduction:      sum over all N_l·M_l elements (not a mean).
  * Differs from paper: nothing under `paper`; other presets change k only (see presets.ts).
  */
-import { Value } from '../graph/builder.js';
+import type { Value } from '../graph/builder.js';
+import type { FeatureMap } from './types.js';
 import { Tape } from '../graph/autodiff.js';
 
 /**
@@ -18,7 +19,7 @@ import { Tape } from '../graph/autodiff.js';
  * @param factor    k above, a plain number.
  * @returns scalar Value: k · Σ (F − P)².
  */
-export function contentLoss(t: Tape, features: Value, target: Value, factor: number, label: string): Value {
+export function contentLoss(t: Tape, features: FeatureMap, target: FeatureMap, factor: number, label: string): Value {
   const diff = t.sub(features, target, `${label}.diff`);
   return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), factor, label);
 }

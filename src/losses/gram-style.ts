@@ -15,7 +15,8 @@
  *                 weighted sum of these A^l (weights summing to 1).
  * Differs from paper: nothing under `paper`.
  */
-import { Value } from '../graph/builder.js';
+import type { Value } from '../graph/builder.js';
+import { asGramMatrix, type FeatureMap, type GramMatrix } from './types.js';
 import { Tape } from '../graph/autodiff.js';
 
 /**
@@ -24,16 +25,16 @@ import { Tape } from '../graph/autodiff.js';
  * @param factor   k_l above.
  * @returns scalar Value E_l.
  */
-export function gramStyleLoss(t: Tape, features: Value, target: Value, factor: number, label: string): Value {
+export function gramStyleLoss(t: Tape, features: FeatureMap, target: GramMatrix, factor: number, label: string): Value {
   const [, n, h, w] = features.shape as [number, number, number, number];
   const flat = t.reshape(features, [n, h * w], `${label}.flatten`);
-  const gram = t.gram(flat, `${label}.gram`);
+  const gram: GramMatrix = asGramMatrix(t.gram(flat, `${label}.gram`));
   const diff = t.sub(gram, target, `${label}.diff`);
   return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), factor, label);
 }
 
 /** The Gram matrix G = F Fᵀ [N,N] of features [1,N,H,W], for the forward-only target graph. */
-export function gramOf(t: Tape, features: Value, label: string): Value {
+export function gramOf(t: Tape, features: FeatureMap, label: string): GramMatrix {
   const [, n, h, w] = features.shape as [number, number, number, number];
-  return t.gram(t.reshape(features, [n, h * w], `${label}.flatten`), label);
+  return asGramMatrix(t.gram(t.reshape(features, [n, h * w], `${label}.flatten`), label));
 }

@@ -15,6 +15,7 @@
 import { GraphBuildError, GraphBuilder, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import type { FeatureNet } from '../networks/feature-net.js';
+import { asFeatureMap, asGramMatrix, asImage } from './types.js';
 import { contentLoss } from './content.js';
 import { gramOf, gramStyleLoss } from './gram-style.js';
 import { TvForm, tvLoss } from './tv.js';
@@ -79,20 +80,20 @@ export function buildObjectiveGraph(spec: ObjectiveSpec): ObjectiveGraph {
   };
 
   for (const { layer, weight } of spec.content) {
-    const f = feats.get(layer)!;
+    const f = asFeatureMap(feats.get(layer)!, layer);
     const [, n, h, w] = f.shape as number[];
-    const target = b.input(`content/${layer}`, f.shape);
+    const target = asFeatureMap(b.input(`content/${layer}`, f.shape));
     targetShapes.content.set(layer, [...f.shape]);
     term(`term/content/${layer}`, contentLoss(t, f, target, spec.contentFactor(n!, h! * w!), `content_${layer}`), spec.alpha * weight);
   }
   for (const { layer, weight } of spec.style) {
-    const f = feats.get(layer)!;
+    const f = asFeatureMap(feats.get(layer)!, layer);
     const [, n, h, w] = f.shape as number[];
-    const target = b.input(`gram/${layer}`, [n!, n!]);
+    const target = asGramMatrix(b.input(`gram/${layer}`, [n!, n!]));
     targetShapes.gram.set(layer, [n!, n!]);
     term(`term/style/${layer}`, gramStyleLoss(t, f, target, spec.styleFactor(n!, h! * w!), `style_${layer}`), spec.beta * weight);
   }
-  term('term/tv', tvLoss(t, image, spec.tv), spec.gamma);
+  term('term/tv', tvLoss(t, asImage(image), spec.tv), spec.gamma);
 
   if (weighted.length === 0) {
     throw new GraphBuildError('every loss weight is zero (α, β, γ and the layer weights): there is nothing to optimise; give at least one a positive weight');
@@ -128,6 +129,6 @@ export function buildTargetGraph(
   const feats = net.build(t, image, [...want.features, ...want.grams]);
   const outputs: string[] = [];
   for (const l of want.features) outputs.push(b.output(`features/${l}`, feats.get(l)!).name);
-  for (const l of want.grams) outputs.push(b.output(`gram/${l}`, gramOf(t, feats.get(l)!, `gram_${l}`)).name);
+  for (const l of want.grams) outputs.push(b.output(`gram/${l}`, gramOf(t, asFeatureMap(feats.get(l)!, l), `gram_${l}`)).name);
   return { model: b.toModel('targets'), outputs };
 }

@@ -11,7 +11,8 @@
  *                 value; here the reported value and the gradient come from the same expression,
  *                 so his γ corresponds to γ/2 here.
  */
-import { Value } from '../graph/builder.js';
+import type { Value } from '../graph/builder.js';
+import type { ImageValue } from './types.js';
 import { Tape } from '../graph/autodiff.js';
 
 /** Which total-variation form. */
@@ -21,7 +22,7 @@ export type TvForm = 'l2' | 'l1';
  * @param image Image [1,3,H,W] float32, RGB 0–255 (tracked); H, W ≥ 2.
  * @returns scalar Value L_tv.
  */
-export function tvLoss(t: Tape, image: Value, form: TvForm, label = 'tv'): Value {
+export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv'): Value {
   const [, , h, w] = image.shape as [number, number, number, number];
   const dh = t.sub(
     t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),

@@ -17,6 +17,7 @@ import { Tape } from '../../src/graph/autodiff.js';
 import { contentLoss } from '../../src/losses/content.js';
 import { gramStyleLoss } from '../../src/losses/gram-style.js';
 import { tvLoss } from '../../src/losses/tv.js';
+import { asFeatureMap, asGramMatrix, asImage } from '../../src/losses/types.js';
 import { PRESETS, getPreset } from '../../src/losses/presets.js';
 import { checkVjp64, sessionFor, Build } from '../helpers.js';
 
@@ -36,11 +37,11 @@ async function value(shape: number[], data: number[], build: Build): Promise<num
 const paperStyle = (t: Tape, f: ReturnType<GraphBuilder['input']>, a: number[], factor = PRESETS.paper.styleFactor) => {
   const n = f.shape[1]!;
   const m = f.shape[2]! * f.shape[3]!;
-  return gramStyleLoss(t, f, t.b.constant('A', a, [n, n]), factor(n, m), 'style');
+  return gramStyleLoss(t, asFeatureMap(f), asGramMatrix(t.b.constant('A', a, [n, n])), factor(n, m), 'style');
 };
 
 test('content loss ½Σ(F−P)² on the 2×2×2 example is 102', async () => {
-  const v = await value([1, 2, 2, 2], F, (t, [f]) => contentLoss(t, f!, t.b.constant('P', new Float64Array(8), [1, 2, 2, 2]), 0.5, 'content'));
+  const v = await value([1, 2, 2, 2], F, (t, [f]) => contentLoss(t, asFeatureMap(f!), asFeatureMap(t.b.constant('P', new Float64Array(8), [1, 2, 2, 2])), 0.5, 'content'));
   assert.equal(v, 102);
 });
 
@@ -50,16 +51,16 @@ test('Gram style loss E = Σ(G−A)²/(4N²M²) on the 2×2×2 example is 40570/
 });
 
 test('total variation on [[1,2],[4,8]]: L2 form 62, L1 form 14', async () => {
-  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, x!, 'l2')), 62);
-  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, x!, 'l1')), 14);
+  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l2')), 62);
+  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l1')), 14);
 });
 
 test('gradients of content, style and both TV forms match float64 finite differences', async () => {
   const P = Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.cos(i));
-  await checkVjp64([[1, 2, 3, 4]], (t, [f]) => contentLoss(t, f!, t.b.constant('P', P, [1, 2, 3, 4]), 0.5, 'c'));
+  await checkVjp64([[1, 2, 3, 4]], (t, [f]) => contentLoss(t, asFeatureMap(f!), asFeatureMap(t.b.constant('P', P, [1, 2, 3, 4])), 0.5, 'c'));
   await checkVjp64([[1, 2, 3, 4]], (t, [f]) => paperStyle(t, f!, [1, 0.5, 0.5, 2]));
-  await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, x!, 'l2'));
-  await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, x!, 'l1'));
+  await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, asImage(x!), 'l2'));
+  await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, asImage(x!), 'l1'));
 });
 
 /** The 2×2×2 features tiled 2×2 → [1,2,4,4] (M = 16). */
@@ -78,8 +79,8 @@ test('normalisation: E_l is unchanged when the image is tiled 2×2 (A scaled to 
 
 test('normalisation: the content loss is a sum, so tiling 2×2 multiplies it by 4', async () => {
   const zeros = (n: number) => new Float64Array(n);
-  const small = await value([1, 2, 2, 2], F, (t, [f]) => contentLoss(t, f!, t.b.constant('P', zeros(8), [1, 2, 2, 2]), 0.5, 'c'));
-  const big = await value([1, 2, 4, 4], tiled(), (t, [f]) => contentLoss(t, f!, t.b.constant('P', zeros(32), [1, 2, 4, 4]), 0.5, 'c'));
+  const small = await value([1, 2, 2, 2], F, (t, [f]) => contentLoss(t, asFeatureMap(f!), asFeatureMap(t.b.constant('P', zeros(8), [1, 2, 2, 2])), 0.5, 'c'));
+  const big = await value([1, 2, 4, 4], tiled(), (t, [f]) => contentLoss(t, asFeatureMap(f!), asFeatureMap(t.b.constant('P', zeros(32), [1, 2, 4, 4])), 0.5, 'c'));
   assert.equal(big, 4 * small);
 });
 
