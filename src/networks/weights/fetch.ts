@@ -87,7 +87,12 @@ async function get(url: URL, headers: Record<string, string>, env: NodeJS.Proces
   }
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     req.once('response', resolve);
-    req.once('error', (e) => reject(new WeightsCacheError(`cannot download ${url.href}: ${e.message}`)));
+    req.once('error', (e: NodeJS.ErrnoException) => {
+      const hint = e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'ECONNREFUSED'
+        ? '; check the network or proxy (HTTPS_PROXY), or download the file elsewhere and pass it with --weights'
+        : '';
+      reject(new WeightsCacheError(`cannot download ${url.href}: ${e.message}${hint}`));
+    });
     req.end();
   });
   if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && redirects > 0) {
@@ -244,7 +249,8 @@ export async function fetchWeights(opts: FetchOptions): Promise<string> {
           throw cacheWriteError(root, err);
         }
         const msg = (err as Error).message;
-        if (attempt >= retries || /HTTP \d|stalled/.test(msg)) throw err;
+        // Retry only a transfer that broke off; a refused, unresolvable or HTTP-error request is final.
+        if (attempt >= retries || !/broke off|ended at/.test(msg)) throw err;
         opts.onNotice?.(`${msg}; resuming (attempt ${attempt + 2} of ${retries + 1})`);
       }
     }
