@@ -181,7 +181,7 @@ test('a full-size VGG-19 written on the fly (Keras .h5) loads with 20,024,384 co
   assert.deepEqual(Array.from(w.convs.get('conv5_4')!.weight.subarray(0, 5)), Array.from(full.convs.get('conv5_4')!.weight.subarray(0, 5)));
 });
 
-test('bad weight files: truncated, wrong network, random bytes, HDF5 that is not Keras; each says what was expected', async () => {
+test('bad weight files: truncated, wrong network, NaNs, random bytes, HDF5 that is not Keras; each says what was expected', async () => {
   const legacy = await readFile(path.join(fixtures, 'tiny-legacy.pth'));
   const zip = await readFile(path.join(fixtures, 'tiny-zip.pth'));
   const caffe = caffeModel(false);
@@ -197,12 +197,18 @@ test('bad weight files: truncated, wrong network, random bytes, HDF5 that is not
     tv.set(`${n}.bias`, b);
   }
   const missing = new Map([...tv].filter(([k]) => !k.startsWith('conv1_2')));
+  const withNaN = new Map<string, NamedTensor>();
+  for (const [n, { w, b }] of tinyTensors()) {
+    withNaN.set(`${n}.weight`, n === 'conv3_1' ? { data: Float32Array.from(w.data, (v, i) => (i < 3 ? NaN : v)), shape: w.shape } : w);
+    withNaN.set(`${n}.bias`, b);
+  }
   const cases: [string, Uint8Array, RegExp][] = [
     ['truncated-legacy.pth', legacy.subarray(0, legacy.length - 200), /truncated/],
     ['truncated-zip.pth', zip.subarray(0, zip.length >> 1), /truncated|no central directory/],
     ['truncated.caffemodel', caffe.subarray(0, caffe.length - 100), /truncated/],
     ['wrong-shape.safetensors', writeSafetensors(tv, { 'impasto.preprocess': 'caffe' }), /layer conv1_2 .* has weight \[2,3,3,3\] .*expected weight \[out,2,3,3\]/],
     ['missing.safetensors', writeSafetensors(missing), /'conv1_2.weight' or '.bias' \(layer conv1_2\) is missing/],
+    ['nan.safetensors', writeSafetensors(withNaN), /layer conv3_1 has 3 NaN or infinite values; expected finite weights/],
     ['random.bin', Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24), /unrecognised weight file .*expected safetensors, Keras \.h5, PyTorch \.pth, ONNX or Caffe/],
   ];
   for (const [name, bytes, message] of cases) {

@@ -64,6 +64,9 @@ export function toVggWeights(tensors: ReadonlyMap<string, NamedTensor>, metadata
         `${source}: layer ${l.name} ('${key(l.name)}') has weight [${w.shape}] and bias [${b.shape}]; expected weight [out,${inC},3,3] and bias [out]`,
       );
     }
+    let bad = 0;
+    for (const arr of [w.data, b.data]) for (let k = 0; k < arr.length; k++) if (!Number.isFinite(arr[k]!)) bad++;
+    if (bad) throw new WeightFormatError(`${source}: layer ${l.name} has ${bad} NaN or infinite values; expected finite weights. The file is corrupt; fetch or export it again`);
     convs.set(l.name, { weight: w.data, bias: b.data, shape: [o!, i!, kh!, kw!] });
     inC = o!;
   }
