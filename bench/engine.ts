@@ -7,7 +7,7 @@
  * and prints median times, effective GFLOP/s and peak RSS. Where /usr/bin/python3 has torch, it
  * times the same computation in PyTorch in the same run and prints the ratios.
  *
- * Usage: npx tsx bench/engine.ts [--sizes 256,512] [--threads N] [--repeats 5] [--no-torch] [--mem-pattern on|off|auto]
+ * Usage: npx tsx bench/engine.ts [--sizes 256,512] [--threads N] [--repeats 5] [--no-torch] [--mem-pattern on|off|auto] [--engine node|web]
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -25,6 +25,7 @@ const opt = (name: string, def: string) => {
 };
 const threads = Number(opt('threads', String(os.availableParallelism())));
 const repeats = Number(opt('repeats', '5'));
+const engineName = opt('engine', 'node');
 const mp = opt('mem-pattern', 'auto');
 const memPattern = mp === 'auto' ? undefined : mp === 'on';
 const STYLE = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'];
@@ -54,7 +55,7 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function child(size: number) {
-  const engine = await resolveEngine('node');
+  const engine = await resolveEngine(engineName);
   const weights = randomVggWeights('vgg19', 0);
   const spec = {
     net: vggNet(weights, 'avg'), height: size, width: size,
@@ -92,9 +93,9 @@ async function main() {
   if (args[0] === '--child') return child(Number(args[1]));
   const sizes = opt('sizes', '256,512').split(',').map(Number);
   console.log(`machine: ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`threads ${threads}, ORT memory pattern ${mp} (auto: on below 384² px), median of ${repeats} after one warm-up\n`);
+  console.log(`engine ${engineName}, threads ${threads}, ORT memory pattern ${mp} (auto: on below 384² px), median of ${repeats} after one warm-up\n`);
   for (const size of sizes) {
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(size), '--threads', String(threads), '--repeats', String(repeats), '--mem-pattern', mp], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(size), '--threads', String(threads), '--repeats', String(repeats), '--mem-pattern', mp, '--engine', engineName], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`size ${size}: child failed\n${r.stderr}`);
       continue;

@@ -62,6 +62,8 @@ export interface StylizeOptions {
   threads?: number;
   /** ONNX Runtime execution provider: `cpu`, or `cuda` (falls back to CPU for unsupported ops). */
   executionProvider: 'cpu' | 'cuda';
+  /** Engine: `node` (onnxruntime-node) or `web` (onnxruntime-web's wasm build; 4–5× slower). */
+  engine: 'node' | 'web';
 }
 
 type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
@@ -111,6 +113,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0 },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime', defaultText: 'all cores', min: 1, max: 1024 },
+  { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'] },
   { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'] },
 ];
 

@@ -52,7 +52,7 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
   }));
   const net = await resolveNetwork(o, control.onNotice ?? (() => {}));
   const spec0 = objectiveSpec(o, preset, net, size);
-  const engine = control.engine ?? (await resolveEngine());
+  const engine = control.engine ?? (await resolveEngine(o.engine));
   const targets = await computeTargets(engine, spec0, contentImg, styles, sessionOptions(o));
   const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;
   const problem = await StyleProblem.create(engine, spec, targets, sessionOptions(o));

@@ -208,7 +208,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   }));
 
   // targets and objective
-  const engine = control.engine ?? (await resolveEngine());
+  const engine = control.engine ?? (await resolveEngine(o.engine));
   const sessionOpts = sessionOptions(o);
   const targets = await computeTargets(engine, spec0, content, styles, sessionOpts);
   const normalised = wantsAutoNormalise(o, net);

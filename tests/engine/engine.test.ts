@@ -5,9 +5,9 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { EngineError, listEngines, resolveEngine } from '../../src/engine/index.js';
 
 test('the node engine is registered and resolves; an unknown engine name lists the registered ones', async () => {
-  assert.deepEqual(listEngines(), ['node']);
+  assert.deepEqual(listEngines(), ['node', 'web']);
   assert.equal((await resolveEngine()).name, 'node');
-  await assert.rejects(resolveEngine('webgpu'), /unknown engine 'webgpu'; registered engines: node/);
+  await assert.rejects(resolveEngine('webgpu'), /unknown engine 'webgpu'; registered engines: node, web/);
 });
 
 test('a graph with an unknown op fails with one line that names the node, not a stack trace', async () => {
