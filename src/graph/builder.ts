@@ -18,7 +18,7 @@ export interface Value {
   readonly dtype: DType;
 }
 
-/** Attribute values accepted on a node: numbers are INT unless listed in `floatAttrs`. */
+/** Attribute values accepted on a node: numbers are INT unless their key is listed in `EmitOptions.floats`. */
 export type AttrValue = number | number[] | string;
 
 /** Typed array holding the data of an initializer. */
@@ -148,7 +148,7 @@ export class GraphBuilder {
     for (const [key, val] of Object.entries(options.attrs ?? {})) {
       if (val === undefined) continue;
       const isFloat = options.floats?.includes(key) ?? false;
-      if (typeof val === 'string') attribute.push({ name: key, type: AttributeType.STRING, s: Buffer.from(val) });
+      if (typeof val === 'string') attribute.push({ name: key, type: AttributeType.STRING, s: new TextEncoder().encode(val) });
       else if (Array.isArray(val)) attribute.push(isFloat ? { name: key, type: AttributeType.FLOATS, floats: val } : { name: key, type: AttributeType.INTS, ints: val });
       else attribute.push(isFloat ? { name: key, type: AttributeType.FLOAT, f: val } : { name: key, type: AttributeType.INT, i: val });
     }
