@@ -8,7 +8,8 @@
  *   converted/<name>.safetensors  canonical conv weights of a non-safetensors file, for fast loads
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { VggWeights } from '../vgg.js';
@@ -125,7 +126,6 @@ export function cacheWriteError(root: string, err: unknown): WeightsCacheError {
 export async function checkHash(file: string, expected: string): Promise<{ ok: boolean; actual: string }> {
   const [algo, hex] = expected.split(':') as [string, string];
   const h = createHash(algo);
-  const { createReadStream } = await import('node:fs');
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
   const actual = h.digest('hex');
   const [pre, post] = hex.split('…');
@@ -189,7 +189,6 @@ export async function loadWeightsCached(file: string, root = cacheDir(), onNotic
 }
 
 async function readHead(file: string, n: number): Promise<Buffer> {
-  const { open } = await import('node:fs/promises');
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(n);

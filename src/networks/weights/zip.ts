@@ -65,11 +65,14 @@ export function readZip(buf: Uint8Array, what: string): Map<string, ZipEntry> {
         if (start + csize > buf.length) throw new WeightFormatError(`${what}: zip entry ${name} runs past the end of the file; the file is truncated`);
         const raw = buf.subarray(start, start + csize);
         if (method === 0) return raw;
-        if (method === 8) return new Uint8Array(inflateRawSync(raw));
+        if (method === 8) {
+          const out = new Uint8Array(inflateRawSync(raw));
+          if (out.length !== usize) throw new WeightFormatError(`${what}: zip entry ${name} inflates to ${out.length} bytes, expected ${usize}; the file is corrupt`);
+          return out;
+        }
         throw new WeightFormatError(`${what}: zip entry ${name} uses compression method ${method}; expected stored or deflate`);
       },
     });
-    void usize;
   }
   return entries;
 }
