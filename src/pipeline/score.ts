@@ -11,7 +11,7 @@ import { readImage, resizeImage, toPlanar } from '../image/io-node.js';
 import { getPreset } from '../losses/presets.js';
 import { validateOptions, StylizeOptions } from './options.js';
 import { computeTargets, StyleProblem } from './problem.js';
-import { ImageInput, objectiveSpec, planSize, resolveNetwork, sessionOptions, wantsAutoNormalise } from './stylize.js';
+import { ImageInput, objectiveSpec, resolveNetwork, sessionOptions, styleSize, wantsAutoNormalise } from './stylize.js';
 import { autoNormalise } from '../losses/normalise.js';
 
 export interface ScoreResult {
@@ -47,7 +47,8 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
   const blendSum = blend.reduce((a, b) => a + b, 0);
   const styles = await Promise.all(styleInputs.map(async (s, i) => {
     const raw = await load(s);
-    const ss = planSize(raw, { size: Math.round(longest * o.styleScale), area: o.area && Math.round(size.width * size.height * o.styleScale ** 2) });
+    // As stylize would size it for an output of this image's size.
+    const ss = styleSize(raw, { size: longest, area: o.area && size.width * size.height, styleScale: o.styleScale });
     return { image: toPlanar(await resizeImage(raw, ss.width, ss.height)), weight: blend[i]! / blendSum };
   }));
   const net = await resolveNetwork(o, control.onNotice ?? (() => {}));

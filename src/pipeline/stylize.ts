@@ -79,6 +79,11 @@ export function planSize(content: { width: number; height: number }, o: Pick<Sty
   return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
 }
 
+/** A style image's size: `styleScale` × the output's longest side (or area), its own aspect ratio. */
+export function styleSize(style: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area' | 'styleScale'>): { width: number; height: number } {
+  return planSize(style, { size: Math.round(o.size * o.styleScale), area: o.area && Math.round(o.area * o.styleScale ** 2) });
+}
+
 /** The feature network named by the options: a weight file, or an untrained network (with a notice). */
 export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => void): Promise<FeatureNet> {
   if (o.weights) return vggNet(await loadWeightsCached(o.weights, cacheDir(), notice), o.pooling);
@@ -148,9 +153,14 @@ async function initImage(o: StylizeOptions, content: Image255, styles: RgbImage[
   return toPlanar(await resizeImage(img, width, height)).data;
 }
 
-/** Wraps the problem as an optimiser objective that counts NaN/Inf instead of passing them on. */
-function guardedObjective(problem: StyleProblem, onNaN: () => void): Objective & { last: () => Record<string, number> } {
-  let terms: Record<string, number> = {};
+/**
+ * Wraps the problem as an optimiser objective that reports NaN/Inf instead of passing them on, and
+ * remembers each evaluation's terms by its loss, so an iteration event can report the terms of the
+ * accepted point (a line search may evaluate other trial points after it).
+ */
+function guardedObjective(problem: StyleProblem, onNaN: () => void): Objective & { termsAt: (loss: number) => Record<string, number> } {
+  const recent = new Map<number, Record<string, number>>();
+  let last: Record<string, number> = {};
   const f = async (x: Float32Array) => {
     const ev = await problem.evaluate(x);
     let finite = Number.isFinite(ev.loss);
@@ -159,10 +169,12 @@ function guardedObjective(problem: StyleProblem, onNaN: () => void): Objective &
       onNaN();
       return { loss: NaN, grad: ev.grad };
     }
-    terms = ev.terms;
+    last = ev.terms;
+    recent.set(ev.loss, ev.terms);
+    if (recent.size > 64) recent.delete(recent.keys().next().value!);
     return { loss: ev.loss, grad: ev.grad };
   };
-  return Object.assign(f, { last: () => terms });
+  return Object.assign(f, { termsAt: (loss: number) => recent.get(loss) ?? last });
 }
 
 // --- the driver --------------------------------------------------------------------------------
@@ -196,14 +208,14 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const spec0 = objectiveSpec(o, preset, net, size);
   const layerList = [...spec0.content, ...spec0.style].map((l) => l.layer);
   const minSide = net.minSide(layerList);
-  for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', planSize(s, { size: o.size * o.styleScale, area: o.area && o.area * o.styleScale ** 2 })] as const)]) {
+  for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', styleSize(s, o)] as const)]) {
     if (s.width < minSide || s.height < minSide) {
       throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
     }
   }
   const content = toPlanar(await resizeImage(contentRaw, size.width, size.height));
   const styles = await Promise.all(stylesRaw.map(async (s, i) => {
-    const ss = planSize(s, { size: Math.round(o.size * o.styleScale), area: o.area && Math.round(o.area * o.styleScale ** 2) });
+    const ss = styleSize(s, o);
     return { image: toPlanar(await resizeImage(s, ss.width, ss.height)), weight: (o.styleBlend?.[i] ?? 1) / blendSum };
   }));
 
@@ -225,7 +237,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
     const onStep = (s: StepInfo) => {
       const wantImage = o.imageEvery > 0 && s.iteration % o.imageEvery === 0;
       emit({
-        type: 'iterate', iteration: s.iteration, evaluations: s.evaluations, loss: s.loss, terms: objective.last(),
+        type: 'iterate', iteration: s.iteration, evaluations: s.evaluations, loss: s.loss, terms: objective.termsAt(s.loss),
         elapsedMs: performance.now() - t0, image: wantImage ? fromPlanar({ data: s.x, width: size.width, height: size.height }) : undefined,
       });
     };
@@ -245,7 +257,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
     const stopReason = nan && result.stopReason !== 'budget' && result.stopReason !== 'aborted' ? 'nan' : result.stopReason;
     emit({ type: 'done', stopReason, loss: result.loss, elapsedMs: performance.now() - t0 });
     return {
-      image: fromPlanar(out), loss: result.loss, initialLoss, terms: objective.last(),
+      image: fromPlanar(out), loss: result.loss, initialLoss, terms: objective.termsAt(result.loss),
       iterations: result.iterations, evaluations: result.evaluations, stopReason,
     };
   } finally {
