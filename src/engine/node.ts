@@ -8,56 +8,10 @@
  */
 import os from 'node:os';
 import type * as OrtTypes from 'onnxruntime-node';
-import { Engine, EngineError, HostTensor, Session, SessionOptions } from './engine.js';
+import type { Engine, Session, SessionOptions } from './engine.js';
+import { OrtLike, OrtSession, OrtSessionLike, reword } from './ort-session.js';
 
 type Ort = typeof OrtTypes;
-
-function toOrt(ort: Ort, t: HostTensor): OrtTypes.Tensor {
-  const type = t.data instanceof Float32Array ? 'float32' : t.data instanceof Float64Array ? 'float64' : 'int64';
-  return new ort.Tensor(type, t.data, [...t.dims]);
-}
-
-function fromOrt(t: OrtTypes.Tensor): HostTensor {
-  const data = t.data;
-  if (!(data instanceof Float32Array || data instanceof Float64Array || data instanceof BigInt64Array)) {
-    throw new EngineError(`unsupported output element type '${t.type}'`);
-  }
-  return { data, dims: [...t.dims] };
-}
-
-/** Rewords an ORT failure: keeps its first line (which names the node), drops the stack. */
-function reword(what: string, err: unknown): EngineError {
-  const msg = String((err as Error)?.message ?? err).split('\n')[0];
-  return new EngineError(`${what}: ${msg}`, { cause: err });
-}
-
-class NodeSession implements Session {
-  constructor(private readonly ort: Ort, private readonly s: OrtTypes.InferenceSession) {}
-  get inputNames() {
-    return this.s.inputNames;
-  }
-  get outputNames() {
-    return this.s.outputNames;
-  }
-  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
-    const missing = this.s.inputNames.filter((n) => !(n in feeds));
-    if (missing.length) throw new EngineError(`missing graph inputs: ${missing.join(', ')}`);
-    const ortFeeds: Record<string, OrtTypes.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(this.ort, v);
-    let out: OrtTypes.InferenceSession.ReturnType;
-    try {
-      out = fetches ? await this.s.run(ortFeeds, [...fetches]) : await this.s.run(ortFeeds);
-    } catch (err) {
-      throw reword('ONNX Runtime failed to run the graph', err);
-    }
-    const result: Record<string, HostTensor> = {};
-    for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v);
-    return result;
-  }
-  async dispose() {
-    await this.s.release();
-  }
-}
 
 /** Loads onnxruntime-node and returns an Engine over it. */
 export async function loadNodeEngine(): Promise<Engine> {
@@ -83,7 +37,7 @@ export async function loadNodeEngine(): Promise<Engine> {
           // ORT's own log lines (warnings, and errors that are re-worded below) only with IMPASTO_DEBUG.
           logSeverityLevel: process.env.IMPASTO_DEBUG ? 0 : 4,
         });
-        return new NodeSession(ort, s);
+        return new OrtSession(ort as unknown as OrtLike, s as unknown as OrtSessionLike, 'ONNX Runtime');
       } catch (err) {
         const e = reword(`ONNX Runtime rejected the graph (providers ${providers.join(', ')})`, err);
         if (providers.includes('cuda') && /cuda/i.test(e.message)) {

@@ -7,51 +7,10 @@
  * Threads are process-wide in onnxruntime-web (`env.wasm.numThreads`): the first session decides.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import { Engine, EngineError, HostTensor, Session, SessionOptions } from './engine.js';
+import type { Engine, Session, SessionOptions } from './engine.js';
+import { OrtLike, OrtSession, OrtSessionLike, reword } from './ort-session.js';
 
 type Ort = typeof OrtWeb;
-
-function reword(what: string, err: unknown): EngineError {
-  const msg = String((err as Error)?.message ?? err).split('\n')[0];
-  return new EngineError(`${what}: ${msg}`, { cause: err });
-}
-
-class WebSession implements Session {
-  constructor(private readonly ort: Ort, private readonly s: OrtWeb.InferenceSession) {}
-  get inputNames() {
-    return this.s.inputNames;
-  }
-  get outputNames() {
-    return this.s.outputNames;
-  }
-  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
-    const missing = this.s.inputNames.filter((n) => !(n in feeds));
-    if (missing.length) throw new EngineError(`missing graph inputs: ${missing.join(', ')}`);
-    const ortFeeds: Record<string, OrtWeb.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) {
-      const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : 'int64';
-      ortFeeds[k] = new this.ort.Tensor(type, v.data, [...v.dims]);
-    }
-    let out: OrtWeb.InferenceSession.ReturnType;
-    try {
-      out = fetches ? await this.s.run(ortFeeds, [...fetches]) : await this.s.run(ortFeeds);
-    } catch (err) {
-      throw reword('ONNX Runtime (web) failed to run the graph', err);
-    }
-    const result: Record<string, HostTensor> = {};
-    for (const [k, t] of Object.entries(out)) {
-      const data = await t.getData();
-      if (!(data instanceof Float32Array || data instanceof Float64Array || data instanceof BigInt64Array)) {
-        throw new EngineError(`unsupported output element type '${t.type}'`);
-      }
-      result[k] = { data, dims: [...t.dims] };
-    }
-    return result;
-  }
-  async dispose() {
-    await this.s.release();
-  }
-}
 
 /** Loads onnxruntime-web and returns an Engine over it (wasm by default). */
 export async function loadWebEngine(): Promise<Engine> {
@@ -70,7 +29,7 @@ export async function loadWebEngine(): Promise<Engine> {
       const eps = providers.length ? providers : ['wasm'];
       try {
         const s = await ort.InferenceSession.create(model, { executionProviders: eps, graphOptimizationLevel: 'all' });
-        return new WebSession(ort, s);
+        return new OrtSession(ort as unknown as OrtLike, s as unknown as OrtSessionLike, 'ONNX Runtime (web)');
       } catch (err) {
         throw reword(`ONNX Runtime (web) rejected the graph (providers ${eps.join(', ')})`, err);
       }
