@@ -19,7 +19,7 @@ const dir = fileURLToPath(new URL('../fixtures/reference/', import.meta.url));
 
 for (const engineName of listEngines()) {
   for (const pooling of ['avg', 'max']) {
-    test(`${engineName} engine: ${pooling}-pool objective matches torch float64 (loss ≤ 1e-5, gradient ≤ 1e-5)`, async () => {
+    test(`${engineName} engine: ${pooling}-pool objective matches torch float64 (loss and each term ≤ 1e-5, gradient ≤ 1e-5)`, async () => {
       const engine = await resolveEngine(engineName);
       const { tensors, metadata } = readSafetensors(await readFile(`${dir}case-${pooling}.safetensors`), pooling);
       const s = JSON.parse(metadata.settings!);
@@ -36,6 +36,10 @@ for (const engineName of listEngines()) {
       const lossErr = Math.abs(ev.loss - s.loss) / Math.abs(s.loss);
       const gradErr = relL2(ev.grad, tensors.get('grad')!.data);
       assert.ok(lossErr <= 1e-5, `loss rel. error ${lossErr}`);
+      for (const [k, ref] of Object.entries(s.terms as Record<string, number>)) {
+        const err = Math.abs(ev.terms[k]! - ref) / Math.abs(ref);
+        assert.ok(err <= 1e-5, `term ${k}: ${ev.terms[k]} vs torch ${ref} (rel. ${err})`);
+      }
       assert.ok(gradErr <= 1e-5, `gradient rel. L2 error ${gradErr}`);
       console.log(`# ${engineName} ${pooling}: loss ${lossErr.toExponential(2)}, gradient ${gradErr.toExponential(2)}`);
     });
