@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,4 +61,30 @@ test('option validation says what was expected and what was received', () => {
   assert.throws(() => validateOptions({ styleLayers: ['relu1_1', 'relu2_1'], styleLayerWeights: [1] }), /invalid styleLayerWeights: expected 2 weights, one per layer of relu1_1, relu2_1; received 1/);
   assert.throws(() => validateOptions({ colour: 1 } as never), /unknown option 'colour'; expected one of: weights, network/);
   assert.equal(validateOptions({}).preset, 'paper');
+});
+
+test('without --weights a cached VGG-19 is used when present, else the offline network with a notice', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-default-'));
+  const saved = process.env.IMPASTO_HOME;
+  process.env.IMPASTO_HOME = dir;
+  try {
+    const run = async () => {
+      const events: StylizeEvent[] = [];
+      await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), size: 64, iterations: 2, threads: 1 }, { onEvent: (e) => events.push(e) });
+      return events;
+    };
+    const offline = await run();
+    assert.match((offline.find((e) => e.type === 'notice') as { message: string }).message, /using the offline network.*run 'impasto weights fetch'/);
+    assert.match((offline.find((e) => e.type === 'start') as { network: string }).network, /^untrained pyramid network/);
+    // A cached timm VGG-19 (here the narrow test network under that file name) becomes the default.
+    await mkdir(path.join(dir, 'models'), { recursive: true });
+    await copyFile(net, path.join(dir, 'models', 'vgg19.tv_in1k.safetensors'));
+    const cached = await run();
+    assert.equal(cached.filter((e) => e.type === 'notice').length, 0);
+    assert.match((cached.find((e) => e.type === 'start') as { network: string }).network, /vgg19 \(.*models\/vgg19\.tv_in1k\.safetensors\), avg pooling/);
+  } finally {
+    if (saved === undefined) delete process.env.IMPASTO_HOME;
+    else process.env.IMPASTO_HOME = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
 });
