@@ -52,7 +52,7 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
     return { image: toPlanar(await resizeImage(raw, ss.width, ss.height)), weight: blend[i]! / blendSum };
   }));
   const net = await resolveNetwork(o, control.onNotice ?? (() => {}));
-  const spec0 = objectiveSpec(o, preset, net, size);
+  const spec0 = objectiveSpec(o, preset, net, size, Math.min(size.width, size.height, ...styles.map((st) => Math.min(st.image.width, st.image.height))), control.onNotice);
   const engine = control.engine ?? (await resolveEngine(o.engine));
   const targets = await computeTargets(engine, spec0, contentImg, styles, sessionOptions(o));
   const spec = wantsAutoNormalise(o, net) ? autoNormalise(spec0, targets) : spec0;

@@ -105,16 +105,30 @@ export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => v
  * The objective spec from the options, the preset and the network. Layers: the options', else the
  * network's own defaults (untrained network), else the preset's. Layer weights likewise.
  */
-export function objectiveSpec(o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number }): ObjectiveSpec {
+export function objectiveSpec(
+  o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number },
+  smallestSide = Infinity, notice: (m: string) => void = () => {},
+): ObjectiveSpec {
   const own = net.defaults;
   const content = o.contentLayers
     ? o.contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 }))
     : own ? own.content : preset.contentLayers.map((layer, i) => ({ layer, weight: o.contentLayerWeights?.[i] ?? 1 }));
-  const styleNames = o.styleLayers ?? (own ? own.style.map((l) => l.layer) : [...preset.styleLayers]);
+  let ownStyle = own?.style ?? [];
+  if (own && !o.styleLayers) {
+    // The network's own style layers that need more pixels than the smallest image has are
+    // dropped (with a notice) rather than refused: they are defaults, not the user's choice.
+    const fits = ownStyle.filter((l) => net.minSide([l.layer]) <= smallestSide);
+    const dropped = ownStyle.filter((l) => !fits.includes(l));
+    if (dropped.length && fits.length) {
+      notice(`style layers ${dropped.map((l) => l.layer).join(', ')} need more than the ${smallestSide} px of the smallest image side; using ${fits.map((l) => l.layer).join(', ')}`);
+      ownStyle = fits;
+    }
+  }
+  const styleNames = o.styleLayers ?? (own ? ownStyle.map((l) => l.layer) : [...preset.styleLayers]);
   net.checkLayers([...content.map((c) => c.layer), ...styleNames]);
   const style = styleNames.map((layer, i) => ({
     layer,
-    weight: o.styleLayerWeights?.[i] ?? (own && !o.styleLayers ? own.style[i]!.weight : preset.styleLayerWeight(net.channels(layer))),
+    weight: o.styleLayerWeights?.[i] ?? (own && !o.styleLayers ? ownStyle[i]!.weight : preset.styleLayerWeight(net.channels(layer))),
   }));
   return {
     net,
@@ -205,7 +219,8 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   // size
   const size = planSize(contentRaw, o);
   const net = await resolveNetwork(o, (message) => emit({ type: 'notice', message }));
-  const spec0 = objectiveSpec(o, preset, net, size);
+  const smallest = Math.min(size.width, size.height, ...stylesRaw.map((s) => Math.min(styleSize(s, o).width, styleSize(s, o).height)));
+  const spec0 = objectiveSpec(o, preset, net, size, smallest, (message) => emit({ type: 'notice', message }));
   const layerList = [...spec0.content, ...spec0.style].map((l) => l.layer);
   const minSide = net.minSide(layerList);
   for (const [what, s] of [['output', size] as const, ...stylesRaw.map((s) => ['style image', styleSize(s, o)] as const)]) {

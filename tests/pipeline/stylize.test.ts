@@ -88,3 +88,21 @@ test('without --weights a cached VGG-19 is used when present, else the offline n
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the offline network drops its default style layers that need more pixels than the images have, and says so', async () => {
+  const events: StylizeEvent[] = [];
+  const saved = process.env.IMPASTO_HOME;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-small-'));
+  process.env.IMPASTO_HOME = dir;
+  try {
+    // 48 px wide output; Starry Night at that size is 48×30, too small for scale5 (32 px).
+    await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), size: 48, iterations: 2, threads: 1 }, { onEvent: (e) => events.push(e) });
+  } finally {
+    if (saved === undefined) delete process.env.IMPASTO_HOME;
+    else process.env.IMPASTO_HOME = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+  const notices = events.filter((e) => e.type === 'notice').map((e) => (e as { message: string }).message);
+  assert.ok(notices.some((m) => /style layers scale5 need more than the 30 px of the smallest image side; using scale0, scale1, scale2, scale3, scale4/.test(m)), notices.join('\n'));
+  assert.equal(events.at(-1)!.type, 'done');
+});
