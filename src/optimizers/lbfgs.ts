@@ -9,11 +9,11 @@
  *   - `strong-wolfe` (default): bracketing and cubic-interpolation zoom (Nocedal & Wright,
  *     Algorithms 3.5 and 3.6) for the strong Wolfe conditions with c1 = 1e-4, c2 = 0.9; it tries
  *     the unit step first, so most iterations cost one evaluation, and it widens the bracket ×10
- *     per trial (×2 needed ~20 evaluations to scale the first step on a stylisation problem). On
- *     the first iteration (no curvature pairs yet) any step that decreases the loss is accepted, as
- *     Torch's first step is, instead of also demanding the curvature condition: this costs one
- *     evaluation instead of several and made strong Wolfe at least as good as the fixed step at
- *     every budget measured (bench/optimizers.ts).
+ *     per trial (×2 needed ~20 evaluations to scale the first step on a stylisation problem).
+ *     The first iteration demands the curvature condition too, though that costs a few
+ *     evaluations on VGG problems: accepting its first decrease instead, as Torch does, left the
+ *     first (s, y) pair so short that the offline network's texture synthesis stalled (loss 0.91
+ *     against 0.006 after 50 evaluations; bench notes in the issue).
  *   - `fixed`: Torch's optim.lbfgs without a line search, as jcjohnson/neural-style and the
  *     PyTorch tutorial run it: step 1 along the direction, except the first, which is
  *     min(1, 1/‖g‖₁). One evaluation per iteration, never a check that the loss went down.
@@ -67,6 +67,9 @@ function dot(a: Float32Array, b: Float32Array): number {
 function axpyInto(out: Float32Array, x: Float32Array, alpha: number, d: Float32Array): void {
   for (let i = 0; i < out.length; i++) out[i] = x[i]! + alpha * d[i]!;
 }
+
+/** Relative change of a float32 loss that rounding alone can produce (a few ulps). */
+const FLOAT32_NOISE = 4 * 2 ** -23;
 
 /** Cubic interpolation minimiser of φ on [a, b] from values and slopes (N&W eq. 3.59), safeguarded. */
 function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
@@ -154,7 +157,7 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       const r = await evaluate(xNew);
       if (Number.isFinite(r.loss)) accepted = { ...r, t };
     } else {
-      accepted = await strongWolfe(evaluate, x, xNew, d, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted, S.length === 0);
+      accepted = await strongWolfe(evaluate, x, xNew, d, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted);
     }
     if (!accepted) {
       stopReason = signal?.aborted ? 'aborted' : evals >= maxEvals ? 'budget' : 'no-progress';
@@ -195,7 +198,6 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
 async function strongWolfe(
   evaluate: (x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>,
   x: Float32Array, xt: Float32Array, d: Float32Array, f0: number, g0: number, t1: number, exhausted: () => boolean,
-  armijoOnly = false,
 ): Promise<{ loss: number; grad: Float32Array; t: number } | null> {
   const c1 = 1e-4;
   const c2 = 0.9;
@@ -214,9 +216,9 @@ async function strongWolfe(
       continue;
     }
     if (cur.loss < f0 && (!best || cur.loss < best.loss)) best = cur;
-    if (cur.loss === f0 && cur.slope < 0) {
-      // The step is too small to change the loss at all in float32 (tiny gradients, e.g. of
-      // scale-free losses, against min(1, 1/‖g‖₁)): no bracket yet, keep widening.
+    if (cur.slope < 0 && Math.abs(f0 - cur.loss) <= FLOAT32_NOISE * Math.abs(f0) && i < 24) {
+      // The step is too small to change the float32 loss beyond rounding (tiny gradients, e.g.
+      // of scale-free losses, against min(1, 1/‖g‖₁)): no bracket yet, keep widening.
       prev = cur;
       t *= 10;
       continue;
@@ -224,7 +226,7 @@ async function strongWolfe(
     if (cur.loss > f0 + c1 * t * g0 || (i > 0 && cur.loss >= prev.loss)) {
       return (await zoom(at, prev, cur, f0, g0, c1, c2, exhausted)) ?? best;
     }
-    if (Math.abs(cur.slope) <= -c2 * g0 || (armijoOnly && cur.loss < f0)) return cur;
+    if (Math.abs(cur.slope) <= -c2 * g0) return cur;
     if (cur.slope >= 0) return (await zoom(at, cur, prev, f0, g0, c1, c2, exhausted)) ?? best;
     prev = cur;
     t *= 10; // fast bracketing: the first trial step, min(1, 1/‖g‖₁), is often orders too small
