@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { GraphBuilder, Value } from '../src/graph/builder.js';
 import { Tape } from '../src/graph/autodiff.js';
 import { mulberry32 } from '../src/util/random.js';
-import { resolveEngine, HostTensor, Session } from '../src/engine/index.js';
+import { resolveEngine, Session } from '../src/engine/index.js';
 
 /** Creates a session for `b`'s graph on the node engine (1 thread: tests run side by side). */
 export async function sessionFor(b: GraphBuilder): Promise<Session> {
@@ -15,10 +15,6 @@ export async function sessionFor(b: GraphBuilder): Promise<Session> {
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float64Array {
   const r = mulberry32(seed);
   return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-
-export function tensor(data: Float32Array | Float64Array, dims: number[]): HostTensor {
-  return { data, dims };
 }
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -38,10 +34,6 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
-export function num(t: HostTensor | undefined): number {
-  if (!t) throw new Error('missing output');
-  return Number(t.data[0]);
-}
 
 /** Builds a differentiable expression of the graph inputs `xs`. */
 export type Build = (t: Tape, xs: Value[]) => Value;

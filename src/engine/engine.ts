@@ -15,7 +15,7 @@ export interface HostTensor {
 
 /** Options for creating a session. */
 export interface SessionOptions {
-  /** Intra-op threads; default: the number of CPU cores (Node) or the runtime's default. */
+  /** Intra-op threads; default: all CPU cores (onnxruntime-node), 1 (onnxruntime-web, where the first session sets it for the process). */
   threads?: number;
   /**
    * Execution providers in order of preference, e.g. `['cuda', 'cpu']` (Node) or

@@ -201,11 +201,6 @@ export class GraphBuilder {
     return v;
   }
 
-  /** Number of nodes so far (for tests and diagnostics). */
-  get nodeCount(): number {
-    return this.nodes.length;
-  }
-
   /** Count of nodes per op type, e.g. `{Conv: 26, Relu: 13}`. */
   opHistogram(): Record<string, number> {
     const h: Record<string, number> = {};

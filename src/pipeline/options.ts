@@ -81,8 +81,6 @@ export interface OptionDef {
   readonly min?: number;
   readonly exclusiveMin?: boolean;
   readonly max?: number;
-  /** CLI-only short alias. */
-  readonly short?: string;
 }
 
 export const OPTION_DEFS: readonly OptionDef[] = [

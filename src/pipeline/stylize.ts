@@ -104,6 +104,9 @@ export async function resolveNetwork(o: StylizeOptions, notice: (m: string) => v
 /**
  * The objective spec from the options, the preset and the network. Layers: the options', else the
  * network's own defaults (untrained network), else the preset's. Layer weights likewise.
+ * @param size the output size in px.
+ * @param smallestSide the smallest side (px) of the output and style images: the network's own
+ *        default style layers that need more are dropped, with `notice` told which.
  */
 export function objectiveSpec(
   o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number },
