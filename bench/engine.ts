@@ -7,16 +7,20 @@
  * and prints median times, effective GFLOP/s and peak RSS. Where /usr/bin/python3 has torch, it
  * times the same computation in PyTorch in the same run and prints the ratios.
  *
- * Usage: npx tsx bench/engine.ts [--sizes 256,512] [--threads N] [--repeats 5] [--no-torch] [--mem-pattern on|off|auto] [--engine node|web]
+ * The problem is set up by the pipeline's own set-up (prepare.ts), as `stylize` and `score` do:
+ * `--network random-vgg19` (seed 0), the paper preset, γ = 1e-3; `--style-loss gram|mean-std`
+ * picks the style unit.
+ *
+ * Usage: npx tsx bench/engine.ts [--sizes 256,512] [--threads N] [--repeats 5] [--no-torch] [--engine node|web] [--style-loss gram]
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { resolveEngine } from '../src/engine/index.js';
-import { buildTargetGraph } from '../src/losses/objective.js';
+import { GraphBuilder } from '../src/graph/builder.js';
+import { Tape } from '../src/graph/autodiff.js';
 import { randomVggWeights, vggLayers, featureSize, vggNet } from '../src/networks/vgg.js';
-import { computeTargets, StyleProblem } from '../src/pipeline/problem.js';
-import { PRESETS } from '../src/losses/presets.js';
+import { prepareProblem } from '../src/pipeline/prepare.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -26,9 +30,7 @@ const opt = (name: string, def: string) => {
 const threads = Number(opt('threads', String(os.availableParallelism())));
 const repeats = Number(opt('repeats', '5'));
 const engineName = opt('engine', 'node');
-const mp = opt('mem-pattern', 'auto');
-const memPattern = mp === 'auto' ? undefined : mp === 'on';
-const STYLE = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'];
+const styleLoss = opt('style-loss', 'gram') as 'gram';
 
 /** Multiply-add FLOPs (×2) of the VGG-19 convs up to relu5_1 at size×size. */
 function forwardFlops(size: number): number {
@@ -56,27 +58,22 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
 
 async function child(size: number) {
   const engine = await resolveEngine(engineName);
-  const weights = randomVggWeights('vgg19', 0);
-  const spec = {
-    net: vggNet(weights, 'avg'), height: size, width: size,
-    content: [{ layer: 'relu4_2', weight: 1 }], style: STYLE.map((layer) => ({ layer, weight: 0.2 })),
-    contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor,
-    alpha: 1, beta: 1e3, gamma: 1e-3, tv: 'l2' as const,
-  };
-  const rnd = (seed: number) => Float32Array.from({ length: 3 * size * size }, (_, i) => ((i * 2654435761 + seed) % 255));
-  const content = { data: rnd(1), width: size, height: size };
-  const targets = await computeTargets(engine, spec, content, [{ image: { data: rnd(2), width: size, height: size }, weight: 1 }], { threads });
-  const image = rnd(3);
+  const rgb = (seed: number) => ({ data: Uint8Array.from({ length: 3 * size * size }, (_, i) => ((i * 2654435761 + seed) % 255)), width: size, height: size });
   const t0 = performance.now();
-  const problem = await StyleProblem.create(engine, spec, targets, { threads, memPattern });
+  const { problem, content } = await prepareProblem({
+    content: rgb(1), style: rgb(2), network: 'random-vgg19', seed: 0, preset: 'paper', pooling: 'avg', styleLoss, tvWeight: 1e-3, size, threads,
+  }, { engine });
   const tCreate = (performance.now() - t0) / 1000;
+  const image = Float32Array.from(content.data, (v, i) => (v + 97 * i) % 255);
   const rssBefore = process.resourceUsage().maxRSS / 1024;
   const tGrad = await median(() => problem.evaluate(image));
   await problem.dispose();
   // Peak RSS of the whole problem (targets, session, evaluations), before the forward-only timing.
   const rss = process.resourceUsage().maxRSS / 1024;
-  const fwdGraph = buildTargetGraph(vggNet(weights, 'avg'), size, size, { features: ['relu5_1'], grams: [] });
-  const fwd = await engine.createSession(fwdGraph.model, { threads });
+  const b = new GraphBuilder('float32');
+  const x = b.input('image', [1, 3, size, size]);
+  b.output('relu5_1', vggNet(randomVggWeights('vgg19', 0), 'avg').build(new Tape(b), x, ['relu5_1']).get('relu5_1')!);
+  const fwd = await engine.createSession(b.toModel('forward'), { threads });
   const tForward = await median(() => fwd.run({ image: { data: image, dims: [1, 3, size, size] } }));
   await fwd.dispose();
   console.log(JSON.stringify({ size, threads, forward_s: tForward, grad_s: tGrad, create_s: tCreate, maxrss_mb: rss, rss_before_mb: rssBefore }));
@@ -93,9 +90,9 @@ async function main() {
   if (args[0] === '--child') return child(Number(args[1]));
   const sizes = opt('sizes', '256,512').split(',').map(Number);
   console.log(`machine: ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`engine ${engineName}, threads ${threads}, ORT memory pattern ${mp} (auto: on below 384² px), median of ${repeats} after one warm-up\n`);
+  console.log(`engine ${engineName}, threads ${threads}, ${styleLoss} style loss, median of ${repeats} after one warm-up; 'session' is the whole set-up (targets, graph, session)\n`);
   for (const size of sizes) {
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(size), '--threads', String(threads), '--repeats', String(repeats), '--mem-pattern', mp, '--engine', engineName], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(size), '--threads', String(threads), '--repeats', String(repeats), '--engine', engineName, '--style-loss', styleLoss], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`size ${size}: child failed\n${r.stderr}`);
       continue;

@@ -2,13 +2,13 @@
  * Offline-tier measurements (issue: untrained feature network as the embedded default).
  *
  *   npx tsx bench/offline.ts texture  [--size 256] [--evals 200] [--nets pyramid,vgg19,...]
- *       Texture synthesis from each shared painting (style loss only, noise init). For each
+ *       Texture synthesis from each committed painting (style loss only, noise init). For each
  *       candidate network: the style distance of the result under two independent networks
  *       (another seed and architecture), against a colour-matched Gaussian noise baseline.
  *       Writes out/texture-sheet.png: one row per painting, columns = painting, noise baseline,
  *       then one per candidate.
  *   npx tsx bench/offline.ts transfer [--size 384] [--evals 200]
- *       Style transfer with the default offline network on every shared photo × painting pair:
+ *       Style transfer with the default offline network on the committed photo × each painting:
  *       content SSIM, style distance (independent network), colour-histogram distance to the
  *       painting, time. Writes out/transfer-sheet.png: one row per photo, one column per painting.
  *   npx tsx bench/offline.ts cost [--sizes 256,512]
@@ -20,8 +20,9 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type OverlayOptions } from 'sharp';
 import { resolveEngine } from '../src/engine/index.js';
 import { fromPlanar, readImage, resizeImage, toPlanar } from '../src/image/io-node.js';
-import { autoNormalise } from '../src/losses/normalise.js';
-import { PRESETS } from '../src/losses/presets.js';
+import { autoNormalise } from '../src/losses/objective.js';
+import { contentUnit } from '../src/losses/content.js';
+import { gramStyle } from '../src/losses/gram-style.js';
 import { styleDistance, ssimLuma, histogramDistance } from '../src/metrics/quality.js';
 import type { FeatureNet } from '../src/networks/feature-net.js';
 import { DEFAULT_UNTRAINED, untrainedNet, UntrainedConfig } from '../src/networks/untrained.js';
@@ -36,10 +37,10 @@ const opt = (name: string, def: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : def;
 };
-const images = fileURLToPath(new URL('../../shared/images/', import.meta.url));
+const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
 const outDir = fileURLToPath(new URL('../out/', import.meta.url));
 const PAINTINGS = ['starry_night.jpg', 'the_scream.jpg', 'shipwreck.jpg', 'woman-with-hat-matisse.jpg'];
-const PHOTOS = ['tubingen.jpg', 'golden_gate.jpg', 'hoovertowernight.jpg'];
+const PHOTOS = ['tubingen.jpg'];
 const engine = await resolveEngine();
 
 /** Candidate networks by name. */
@@ -108,12 +109,13 @@ interface Run {
 async function optimise(c: ReturnType<(typeof CANDIDATES)[string]>, content: Image255, style: Image255, init: Float32Array, alpha: number, beta: number, evals: number): Promise<Run> {
   const spec0 = {
     net: c.net, width: content.width, height: content.height,
-    content: c.content.map((layer) => ({ layer, weight: 1 })), style: c.style.map((layer) => ({ layer, weight: 1 / c.style.length })),
-    contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor, alpha, beta, gamma: 0, tv: 'l2' as const,
+    content: c.content.map((layer) => ({ unit: contentUnit('half-sum'), layer, weight: 1 })),
+    style: c.style.map((layer) => ({ unit: gramStyle('paper'), layer, weight: 1 / c.style.length })),
+    alpha, beta, gamma: 0, tv: 'l2' as const,
   };
   const t0 = performance.now();
-  const targets = await computeTargets(engine, spec0, content, [{ image: style, weight: 1 }]);
-  const problem = await StyleProblem.create(engine, autoNormalise(spec0, targets), targets);
+  const targeted = await computeTargets(engine, spec0, content, [{ image: style, weight: 1 }]);
+  const problem = await StyleProblem.create(engine, autoNormalise(targeted));
   const r = await lbfgs((x) => problem.evaluate(x), init, { maxEvals: evals });
   await problem.dispose();
   return { image: { data: r.x, width: content.width, height: content.height }, seconds: (performance.now() - t0) / 1000, evals: r.evaluations };
@@ -214,11 +216,12 @@ async function cost() {
     for (const [label, cfg] of nets) {
       const c = cfg === 'vgg19' ? CANDIDATES.vgg19!() : withDefaults(untrainedNet(cfg));
       const spec = {
-        net: c.net, width: size, height: size, content: c.content.map((layer) => ({ layer, weight: 1 })), style: c.style.map((layer) => ({ layer, weight: 1 })),
-        contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor, alpha: 1, beta: 1, gamma: 0, tv: 'l2' as const,
+        net: c.net, width: size, height: size,
+        content: c.content.map((layer) => ({ unit: contentUnit('half-sum'), layer, weight: 1 })), style: c.style.map((layer) => ({ unit: gramStyle('paper'), layer, weight: 1 })),
+        alpha: 1, beta: 1, gamma: 0, tv: 'l2' as const,
       };
-      const targets = await computeTargets(engine, spec, sq, [{ image: sq, weight: 1 }]);
-      const problem = await StyleProblem.create(engine, spec, targets);
+      const targeted = await computeTargets(engine, spec, sq, [{ image: sq, weight: 1 }]);
+      const problem = await StyleProblem.create(engine, targeted);
       await problem.evaluate(sq.data);
       const ts: number[] = [];
       for (let i = 0; i < 3; i++) {

@@ -4,22 +4,16 @@
  * Adam (lr 2 and 8 pixel units), at an equal evaluation budget, from the same content init.
  *
  * Network: seeded random VGG-19 (Caffe preprocessing) unless --weights is given; images from
- * ../shared/images. Prints the loss after each checkpoint and the ratios against strong-Wolfe.
+ * tests/fixtures/images. Prints the loss after each checkpoint and the ratios against strong-Wolfe.
  *
  * Usage: npx tsx bench/optimizers.ts [--size 192] [--evals 100] [--weights FILE]
  *        [--content tubingen.jpg] [--style starry_night.jpg]
  */
 import { fileURLToPath } from 'node:url';
 import { resolveEngine } from '../src/engine/index.js';
-import { readImage, resizeImage, toPlanar } from '../src/image/io-node.js';
-import { PRESETS } from '../src/losses/presets.js';
-import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
-import { loadWeightsFile } from '../src/networks/weights/load.js';
 import { adam } from '../src/optimizers/adam.js';
 import { lbfgs, Objective } from '../src/optimizers/lbfgs.js';
-import { objectiveSpec, planSize } from '../src/pipeline/stylize.js';
-import { validateOptions } from '../src/pipeline/options.js';
-import { computeTargets, StyleProblem } from '../src/pipeline/problem.js';
+import { prepareProblem } from '../src/pipeline/prepare.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -28,22 +22,14 @@ const opt = (name: string, def: string) => {
 };
 const size = Number(opt('size', '192'));
 const evals = Number(opt('evals', '100'));
-const images = fileURLToPath(new URL('../../shared/images/', import.meta.url));
+const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
 
-const o = validateOptions({ size });
 const weightsPath = opt('weights', '');
-const weights = weightsPath ? await loadWeightsFile(weightsPath) : randomVggWeights('vgg19', 0);
-const net = vggNet(weights, o.pooling);
-const contentRaw = await readImage(images + opt('content', 'tubingen.jpg'));
-const styleRaw = await readImage(images + opt('style', 'starry_night.jpg'));
-const s = planSize(contentRaw, o);
-const spec = objectiveSpec(o, PRESETS.paper, net, s);
-const content = toPlanar(await resizeImage(contentRaw, s.width, s.height));
-const ss = planSize(styleRaw, o);
-const style = toPlanar(await resizeImage(styleRaw, ss.width, ss.height));
-const engine = await resolveEngine();
-const targets = await computeTargets(engine, spec, content, [{ image: style, weight: 1 }]);
-const problem = await StyleProblem.create(engine, spec, targets);
+// The pipeline's own set-up (prepare.ts), as `stylize` runs it: paper preset, content init.
+const { problem, content, net } = await prepareProblem({
+  content: images + opt('content', 'tubingen.jpg'), style: images + opt('style', 'starry_night.jpg'), size,
+  ...(weightsPath ? { weights: weightsPath } : { network: 'random-vgg19', seed: 0 }), preset: 'paper',
+}, { engine: await resolveEngine() });
 
 const checkpoints = [10, 25, 50, 100, 200, 400].filter((c) => c <= evals);
 if (!checkpoints.includes(evals)) checkpoints.push(evals);
@@ -66,7 +52,7 @@ async function trace(name: string, run: (f: Objective) => Promise<unknown>): Pro
   return at;
 }
 
-console.log(`${s.width}×${s.height}, preset paper, ${net.description}; best loss after N evaluations (content init ${(await problem.evaluate(content.data)).loss.toExponential(3)})`);
+console.log(`${content.width}×${content.height}, preset paper, ${net.description}; best loss after N evaluations (content init ${(await problem.evaluate(content.data)).loss.toExponential(3)})`);
 console.log(`${'optimiser'.padEnd(26)} ${checkpoints.map((c) => String(c).padStart(10)).join(' ')}`);
 const x0 = Float32Array.from(content.data);
 const wolfe = await trace('L-BFGS strong Wolfe', (f) => lbfgs(f, x0, { maxEvals: evals }));

@@ -1,50 +1,74 @@
 /**
- * A one-line progress bar for a terminal: evaluations done of the budget, the loss, elapsed time
- * and ETA. When the stream is not a TTY (a pipe, a log file) it prints nothing but notes.
+ * The one progress renderer of every subcommand, on stderr.
+ *
+ * On a terminal: one line redrawn in place (at most 10 times a second) with a bar, the count,
+ * the rate or the loss, elapsed time and ETA; notes print above it. Not on a terminal (a log, CI):
+ * the label line, then a plain line at every tenth of the total (or every 10 s when the total is
+ * unknown), and the notes. `enabled: false` prints nothing but notes.
  */
+export interface ProgressOptions {
+  /** Print the bar (or the plain lines); notes print regardless. */
+  enabled: boolean;
+  /** Formats the amount done, e.g. `120/300 evaluations` or `12.0 MB / 80.0 MB`. */
+  format: (done: number, total: number | null) => string;
+}
+
 export class Progress {
-  private total = 0;
+  /** The run's total units (null: unknown); may be set once it becomes known. */
+  total: number | null = null;
   private startedAt = 0;
   private lastDraw = 0;
+  private lastPlainStep = -1;
   private drawn = false;
   private readonly tty: boolean;
 
-  constructor(private readonly out: NodeJS.WriteStream, private readonly enabled: boolean) {
+  constructor(private readonly out: NodeJS.WriteStream, private readonly opts: ProgressOptions) {
     this.tty = Boolean(out.isTTY);
   }
 
-  start(total: number, label: string): void {
+  /** Starts a run of `total` units (null: unknown) with a label line. */
+  start(total: number | null, label: string): void {
     this.total = total;
     this.startedAt = Date.now();
-    if (this.enabled) this.out.write(`${label}\n`);
+    this.lastPlainStep = -1;
+    if (this.opts.enabled) this.note(label);
   }
 
   /**
-   * @param done evaluations used so far (the bar's unit: the budget counts evaluations)
-   * @param loss the current total loss
-   * @param iteration the optimiser's iteration
+   * @param done units done so far
+   * @param detail what else to show, e.g. `iteration 12, loss 1.234e+5` or `at 3.1 MB/s`
    */
-  update(done: number, loss: number, iteration: number): void {
-    if (!this.enabled || !this.tty) return;
+  update(done: number, detail: string): void {
+    if (!this.opts.enabled) return;
     const now = Date.now();
-    if (now - this.lastDraw < 100 && done < this.total) return;
+    const elapsed = (now - this.startedAt) / 1000;
+    const total = this.total;
+    const eta = total && done > 0 ? (elapsed / done) * (total - done) : NaN;
+    const text = `${this.opts.format(done, total)}  ${detail}  ${fmtTime(elapsed)} elapsed${total ? `, ETA ${fmtTime(eta)}` : ''}`;
+    if (!this.tty) {
+      const step = total ? Math.floor((10 * done) / total) : Math.floor(elapsed / 10);
+      if (step > this.lastPlainStep) {
+        this.lastPlainStep = step;
+        this.out.write(`${text}\n`);
+      }
+      return;
+    }
+    if (now - this.lastDraw < 100 && (total === null || done < total)) return;
     this.lastDraw = now;
     const width = 28;
-    const frac = Math.min(1, done / this.total);
-    const filled = Math.round(frac * width);
-    const elapsed = (now - this.startedAt) / 1000;
-    const eta = done > 0 ? (elapsed / done) * (this.total - done) : NaN;
-    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    this.out.write(`\r${bar} iteration ${iteration}, ${done}/${this.total} evaluations  loss ${loss.toExponential(3)}  ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}\x1b[K`);
+    const filled = total ? Math.round(Math.min(1, done / total) * width) : 0;
+    const bar = total ? `${'█'.repeat(filled)}${'░'.repeat(width - filled)} ` : '';
+    this.out.write(`\r${bar}${text}\x1b[K`);
     this.drawn = true;
   }
 
-  /** Prints a line above the bar. */
+  /** Prints a line (above the bar on a terminal). */
   note(message: string): void {
     if (this.drawn && this.tty) this.out.write('\r\x1b[K');
     this.out.write(`${message}\n`);
   }
 
+  /** Ends the bar's line. */
   finish(): void {
     if (this.drawn && this.tty) this.out.write('\n');
     this.drawn = false;

@@ -23,20 +23,20 @@ export interface SessionOptions {
    */
   executionProviders?: string[];
   /**
-   * ORT's memory-pattern planner: after the first run it allocates one block for the whole plan,
+   * Node only (onnxruntime-node; the web adapter ignores it). ORT's memory-pattern planner: after the first run it allocates one block for the whole plan,
    * which is faster but holds a second copy of the working set. Default: on below 384×384 px of
    * image area, off above (at 512² on the dev machine: peak RSS 1.95 GB on, 1.33 GB off, for
    * 0–6 % more time per evaluation). Callers pass the image area in `pixels` or set it.
    */
   memPattern?: boolean;
-  /** Image area (H·W px) the session will run at; picks the `memPattern` default. */
+  /** Node only. Image area (H·W px) the session will run at; picks the `memPattern` default. */
   pixels?: number;
   /**
-   * Keep ORT's CPU memory arena (default true). One-shot sessions (target graphs) turn it off so
+   * Node only. Keep ORT's CPU memory arena (default true). One-shot sessions (target graphs) turn it off so
    * that their memory goes back to the system as soon as each tensor is freed.
    */
   arena?: boolean;
-  /** Let idle worker threads spin (ORT default true); off helps on busy shared machines. */
+  /** Node only. Let idle worker threads spin (ORT default true); off helps on busy shared machines. */
   spinning?: boolean;
 }
 

@@ -131,6 +131,9 @@ export class Tape {
   abs(x: Value, label: string): Value {
     return this.apply(ops.Abs, [x], {}, label)[0]!;
   }
+  sqrt(x: Value, label: string): Value {
+    return this.apply(ops.Sqrt, [x], {}, label)[0]!;
+  }
   reduceSum(x: Value, label: string, attrs: ops.ReduceAttrs = {}): Value {
     return this.apply(ops.ReduceSum, [x], attrs, label)[0]!;
   }

@@ -27,6 +27,8 @@ export type TensorData = Float32Array | Float64Array | BigInt64Array;
 /** Error raised while building a graph: a shape or argument that cannot work. */
 export class GraphBuildError extends Error {
   override name = 'GraphBuildError';
+  /** A shape that cannot work comes from the user's sizes or layers: exit code 2 (usage). */
+  readonly exitCode: number = 2;
 }
 
 const DTYPE_CODE: Record<DType, number> = {
@@ -169,9 +171,11 @@ export class GraphBuilder {
 
   /**
    * Peephole used by VJP rules: when `v` is the only use so far of the output of a bias-free Conv
-   * whose weight is computed from constants, scales that weight by `c` instead of emitting a
-   * separate elementwise Mul over `v` (ORT constant-folds the scaled weight). Returns true when it
-   * did; the caller then treats `v` as already multiplied by `c`.
+   * whose weight is not a graph input, scales that weight by `c` instead of emitting a separate
+   * elementwise Mul over `v`. Returns true when it did; the caller then treats `v` as already
+   * multiplied by `c`. The check is only that the weight is no graph input: a weight computed at
+   * run time from inputs would be scaled correctly but each run; Impasto's conv weights are
+   * initializers (or Transpose/flip nodes of them), which ORT constant-folds, scaled weight included.
    */
   foldScaleIntoConv(v: Value, c: number): boolean {
     const at = this.nodes.findIndex((n) => n.output.includes(v.name));

@@ -77,8 +77,3 @@ export function encodeModel(model: Record<string, unknown>): Uint8Array {
   if (problem) throw new Error(`internal error: built ONNX model does not fit the schema: ${problem}`);
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }
-
-/** Decodes ModelProto bytes into a plain object (int64 fields as numbers); used by tests and tools. */
-export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
-  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, bytes: Array }) as Record<string, unknown>;
-}

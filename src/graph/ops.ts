@@ -11,7 +11,7 @@
  *   summed back to each input's shape (`unbroadcast`).
  * - Gradients with respect to weights are never taken: Conv's VJP covers its data input only.
  *
- * Choices that the engine notes (shared/docs/engine-notes.md) measured as fastest and exact on ORT:
+ * Choices measured as fastest and exact on ORT (the Relu note below gives the figures):
  * Conv's input gradient is a Conv with flipped, transposed weights (constant-folded by ORT when the
  * weights are initializers); ReLU's is Mul(g, Cast(Greater(y, 0))); average-pool's is a nearest
  * Resize ×2 (plus a zero Pad for odd sizes); max-pool's is MaxUnpool with the forward's indices.
@@ -390,6 +390,18 @@ export const Abs: OpRule<Record<string, never>> = {
   vjp({ b, inputs: [x], label }, [g]) {
     const l = `${label}.grad`;
     return [b.emit1('Mul', [g!, b.emit1('Sign', [x!], x!.shape, { label: l })], x!.shape, { label: l })];
+  },
+};
+
+/** Sqrt: y = √x (x ≥ 0).  VJP: gx = g / (2y); infinite where y = 0, so callers keep x > 0. */
+export const Sqrt: OpRule<Record<string, never>> = {
+  forward(b, [x], _a, label) {
+    return { outputs: [b.emit1('Sqrt', [x!], x!.shape, { label })] };
+  },
+  vjp({ b, outputs: [y], label }, [g]) {
+    const l = `${label}.grad`;
+    const twoY = b.emit1('Mul', [y!, b.scalar(2)], y!.shape, { label: l });
+    return [b.emit1('Div', [g!, twoY], y!.shape, { label: l })];
   },
 };
 

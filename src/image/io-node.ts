@@ -10,8 +10,10 @@
  * Writing goes to a temporary file beside the target, then a rename, so a crash or Ctrl-C never
  * leaves a half-written image at the output path.
  */
-import { rename, rm } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { EXIT_CODES } from '../errors.js';
 import sharp, { type Metadata } from 'sharp';
 import type { Image255 } from '../pipeline/problem.js';
 
@@ -21,6 +23,7 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 /** A bad or unreadable image: the message says what was expected and what to do. */
 export class ImageError extends Error {
   override name = 'ImageError';
+  readonly exitCode: number = EXIT_CODES.input;
 }
 
 /** Interleaved 8-bit RGB pixels, row-major [H,W,3]. */
@@ -103,6 +106,26 @@ export function formatOf(file: string): 'png' | 'jpeg' | 'webp' | 'tiff' {
   const fmt = FORMATS[path.extname(file).toLowerCase()];
   if (!fmt) throw new ImageError(`cannot write ${file}: expected an output name ending in .png, .jpg, .jpeg, .webp or .tif, received '${path.extname(file) || 'no extension'}'`);
   return fmt;
+}
+
+/**
+ * Checks, before any work, that `file` can be written: a known format, an existing writable
+ * directory, and not itself a directory. (A full disk is still found only when writing.)
+ * @throws ImageError saying what is wrong and what to do.
+ */
+export async function checkOutputPath(file: string): Promise<void> {
+  formatOf(file);
+  const dir = path.dirname(path.resolve(file));
+  const dirStat = await stat(dir).catch(() => null);
+  if (!dirStat) throw new ImageError(`cannot write ${file}: the directory ${dir} does not exist; create it or choose another output`);
+  if (!dirStat.isDirectory()) throw new ImageError(`cannot write ${file}: ${dir} is not a directory`);
+  const own = await stat(file).catch(() => null);
+  if (own?.isDirectory()) throw new ImageError(`cannot write ${file}: it is a directory; give a file name such as ${path.join(file, 'out.png')}`);
+  try {
+    await access(dir, fsConstants.W_OK);
+  } catch {
+    throw new ImageError(`cannot write ${file}: the directory ${dir} is not writable (read-only file system or no permission); choose another output`);
+  }
 }
 
 /**

@@ -1,58 +1,84 @@
 /**
- * The two graphs of one style-transfer problem:
+ * The objective: a weighted composition of loss units (unit.ts), and the two graphs of a problem.
  *
- * 1. The *target graph* (forward only): image [1,3,H,W] → features at the content layers and Gram
- *    matrices at the style layers. Run once per content image and once per style image.
- * 2. The *objective graph*: image [1,3,H,W] plus targets → total loss, each term, and
+ *   L = α · Σ_c u_c · C_c  +  β · Σ_l w_l · S_l  +  γ · L_tv
+ *
+ * where each C_c is a content unit's term at content layer c (content.ts), each S_l a style
+ * unit's term at style layer l (gram-style.ts, mean-std-style.ts, …: every formula, normalisation
+ * and target rule is in its unit's file), u_c and w_l the layer weights and L_tv the
+ * total-variation term (tv.ts). This file adds no factor of its own.
+ *
+ * 1. The *target graph* (forward only): image [1,3,H,W] → every statistic the units ask of it.
+ *    Run once per content image and once per style image.
+ * 2. The *objective graph*: image [1,3,H,W] plus the targets → total loss, each term, and
  *    d(loss)/d(image) [1,3,H,W]. Run once per optimiser evaluation.
  *
- *   L = α · Σ_c u_c · k_c · Σ(F_c − P_c)²  +  β · Σ_l w_l · k_l · Σ(G_l − A_l)²  +  γ · L_tv
- *
- * Graph inputs:  `image` [1,3,H,W] RGB 0–255; `content/<layer>` [1,N,H_l,W_l]; `gram/<layer>` [N,N].
+ * Graph inputs:  `image` [1,3,H,W] RGB 0–255; `target/<role>/<layer>/<statistic>` (shapes from the
+ *                unit's `shapes`).
  * Graph outputs: `loss` []; `grad` [1,3,H,W]; `term/content/<layer>`, `term/style/<layer>` and
- *                `term/tv`, each [] and *before* α, β, γ and the layer weights (k is included).
+ *                `term/tv`, each [] and *before* α, β, γ and the layer weights (the unit's own
+ *                normalisation is included).
  */
-import { GraphBuildError, GraphBuilder, Value } from '../graph/builder.js';
+import { GraphBuildError, GraphBuilder, Value, fmtShape } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
+import { OptionError } from '../errors.js';
+import type { HostTensor } from '../engine/engine.js';
 import type { FeatureNet } from '../networks/feature-net.js';
-import { asFeatureMap, asGramMatrix, asImage } from './types.js';
-import { contentLoss } from './content.js';
-import { gramOf, gramStyleLoss } from './gram-style.js';
+import { asFeatureMap, asImage } from './types.js';
 import { TvForm, tvLoss } from './tv.js';
+import type { LayerGeometry, StatValues, TargetedTerm, TermSpec } from './unit.js';
 
-/** A layer and its weight (u_c or w_l). */
-export interface LayerWeight {
-  readonly layer: string;
-  readonly weight: number;
-}
-
-/** Everything that defines one objective graph. */
-export interface ObjectiveSpec {
+/** Everything that defines one objective, with terms `T` (before or after their targets are bound). */
+export interface ObjectiveSpec<T extends TermSpec = TermSpec> {
   readonly net: FeatureNet;
-  /** Image size in px. */
+  /** The generated image's size in px. */
   readonly height: number;
   readonly width: number;
-  readonly content: readonly LayerWeight[];
-  readonly style: readonly LayerWeight[];
-  /** k_c(N, M) and k_l(N, M), from the preset. */
-  readonly contentFactor: (n: number, m: number) => number;
-  readonly styleFactor: (n: number, m: number) => number;
+  /** Content units at their layers, with u_c. */
+  readonly content: readonly T[];
+  /** Style units at their layers, with w_l. */
+  readonly style: readonly T[];
+  /** α, β, γ. */
   readonly alpha: number;
   readonly beta: number;
   readonly gamma: number;
   readonly tv: TvForm;
 }
 
-/** Shapes of the target inputs an objective graph expects. */
-export interface TargetShapes {
-  content: Map<string, number[]>;
-  gram: Map<string, number[]>;
+/** An objective whose terms have their targets (from problem.ts's `computeTargets`). */
+export type TargetedObjective = ObjectiveSpec<TargetedTerm>;
+
+/** N_l and M_l of the generated image at `layer`. */
+export function geometryOf(spec: Pick<ObjectiveSpec, 'net' | 'height' | 'width'>, layer: string): LayerGeometry {
+  const [h, w] = spec.net.featureSize(layer, spec.height, spec.width);
+  return { channels: spec.net.channels(layer), positions: h * w };
 }
+
+/**
+ * Automatic per-layer normalisation (after He, Wang & Hopcroft 2016): each layer weight is
+ * divided by its unit's `scale` at its target (the term's value at zero features), so every term
+ * reads as a relative error, whatever the layer's size and the magnitude of its activations:
+ * u_c ← u_c / scale_c, w_l ← w_l / scale_l. Random networks need this: their raw terms differ
+ * between layers by orders of magnitude. α and β then weigh scale-free terms; the reported terms
+ * stay the units' own.
+ * @throws Error when a target is all zeros (its scale is 0), naming the layer.
+ */
+export function autoNormalise(spec: TargetedObjective): TargetedObjective {
+  const norm = (term: TargetedTerm): TargetedTerm => {
+    const s = term.unit.scale(term.target, geometryOf(spec, term.layer));
+    if (!(s > 0)) throw new OptionError(`cannot normalise ${term.unit.role} layer ${term.layer}: its target is all zeros (a blank image?); give explicit layer weights instead`);
+    return { ...term, weight: term.weight / s };
+  };
+  return { ...spec, content: spec.content.map(norm), style: spec.style.map(norm) };
+}
+
+const inputName = (role: string, layer: string, stat: string) => `target/${role}/${layer}/${stat}`;
 
 /** A built objective graph. */
 export interface ObjectiveGraph {
   readonly model: Uint8Array;
-  readonly targetShapes: TargetShapes;
+  /** Feeds for every target input, by input name, checked against the graph's shapes. */
+  readonly targetFeeds: Record<string, HostTensor>;
   /** Output names of the terms, in order: content layers, style layers, then `term/tv`. */
   readonly termNames: readonly string[];
   readonly opHistogram: Record<string, number>;
@@ -60,40 +86,42 @@ export interface ObjectiveGraph {
 
 /**
  * Builds the objective graph for one image size.
- * @throws GraphBuildError for unknown layers, or an image too small for the deepest layer.
+ * @throws GraphBuildError for unknown layers, an image too small for the deepest layer, a target
+ *         of the wrong shape, or weights that are all zero.
  */
-export function buildObjectiveGraph(spec: ObjectiveSpec): ObjectiveGraph {
-  const layers = [...spec.content.map((c) => c.layer), ...spec.style.map((s) => s.layer)];
-  spec.net.checkLayers(layers);
+export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
+  const terms = [...spec.content.map((t) => ({ t, mult: spec.alpha })), ...spec.style.map((t) => ({ t, mult: spec.beta }))];
+  spec.net.checkLayers(terms.map(({ t }) => t.layer));
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = t.watch(b.input('image', [1, 3, spec.height, spec.width]));
-  const feats = spec.net.build(t, image, layers);
+  const feats = spec.net.build(t, image, terms.map(({ t: term }) => term.layer));
 
   const weighted: Value[] = [];
   const termNames: string[] = [];
-  const targetShapes: TargetShapes = { content: new Map(), gram: new Map() };
-  const term = (name: string, v: Value, w: number) => {
+  const targetFeeds: Record<string, HostTensor> = {};
+  const output = (name: string, v: Value, w: number) => {
     b.output(name, v);
     termNames.push(name);
     if (w !== 0) weighted.push(t.scale(v, w, `${name}.weighted`));
   };
 
-  for (const { layer, weight } of spec.content) {
+  for (const { t: term, mult } of terms) {
+    const { unit, layer, weight, target } = term;
     const f = asFeatureMap(feats.get(layer)!, layer);
-    const [, n, h, w] = f.shape as number[];
-    const target = asFeatureMap(b.input(`content/${layer}`, f.shape));
-    targetShapes.content.set(layer, [...f.shape]);
-    term(`term/content/${layer}`, contentLoss(t, f, target, spec.contentFactor(n!, h! * w!), `content_${layer}`), spec.alpha * weight);
+    const inputs: Record<string, Value> = {};
+    for (const [stat, shape] of Object.entries(unit.shapes(f.shape) as Record<string, readonly number[]>)) {
+      const name = inputName(unit.role, layer, stat);
+      const given = (target.tensors as Record<string, HostTensor>)[stat];
+      if (!given || given.dims.join() !== shape.join()) {
+        throw new GraphBuildError(`the ${unit.kind} target '${stat}' at ${layer} must be ${fmtShape(shape)}, received ${given ? fmtShape(given.dims) : 'none'}`);
+      }
+      inputs[stat] = b.input(name, shape);
+      targetFeeds[name] = given;
+    }
+    output(`term/${unit.role}/${layer}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${layer}`), mult * weight);
   }
-  for (const { layer, weight } of spec.style) {
-    const f = asFeatureMap(feats.get(layer)!, layer);
-    const [, n, h, w] = f.shape as number[];
-    const target = asGramMatrix(b.input(`gram/${layer}`, [n!, n!]));
-    targetShapes.gram.set(layer, [n!, n!]);
-    term(`term/style/${layer}`, gramStyleLoss(t, f, target, spec.styleFactor(n!, h! * w!), `style_${layer}`), spec.beta * weight);
-  }
-  term('term/tv', tvLoss(t, asImage(image), spec.tv), spec.gamma);
+  output('term/tv', tvLoss(t, asImage(image), spec.tv), spec.gamma);
 
   if (weighted.length === 0) {
     throw new GraphBuildError('every loss weight is zero (α, β, γ and the layer weights): there is nothing to optimise; give at least one a positive weight');
@@ -103,32 +131,29 @@ export function buildObjectiveGraph(spec: ObjectiveSpec): ObjectiveGraph {
   b.output('loss', loss);
   const [grad] = t.gradient(loss, [image]);
   b.output('grad', grad!);
-  return { model: b.toModel('objective'), targetShapes, termNames, opHistogram: b.opHistogram() };
+  return { model: b.toModel('objective'), targetFeeds, termNames, opHistogram: b.opHistogram() };
 }
 
 /** A built target graph. */
 export interface TargetGraph {
   readonly model: Uint8Array;
-  /** Output names: `features/<layer>` [1,N,H_l,W_l] and `gram/<layer>` [N,N] (un-normalised). */
+  /** Output names: `<role>/<layer>/<statistic>`, one per statistic of each term's unit. */
   readonly outputs: readonly string[];
 }
 
 /**
- * Builds the forward-only graph that computes content features and style Gram matrices of an
- * image of the given size.
+ * Builds the forward-only graph that computes the statistics that `terms` need from one image of
+ * the given size.
  */
-export function buildTargetGraph(
-  net: FeatureNet,
-  height: number,
-  width: number,
-  want: { features: readonly string[]; grams: readonly string[] },
-): TargetGraph {
+export function buildTargetGraph(net: FeatureNet, height: number, width: number, terms: readonly TermSpec[]): TargetGraph {
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = b.input('image', [1, 3, height, width]);
-  const feats = net.build(t, image, [...want.features, ...want.grams]);
+  const feats = net.build(t, image, terms.map((term) => term.layer));
   const outputs: string[] = [];
-  for (const l of want.features) outputs.push(b.output(`features/${l}`, feats.get(l)!).name);
-  for (const l of want.grams) outputs.push(b.output(`gram/${l}`, gramOf(t, asFeatureMap(feats.get(l)!, l), `gram_${l}`)).name);
+  for (const { unit, layer } of terms) {
+    const stats = unit.statistics(t, asFeatureMap(feats.get(layer)!, layer), `${unit.role}_${layer}`) as StatValues<string>;
+    for (const [stat, v] of Object.entries(stats)) outputs.push(b.output(`${unit.role}/${layer}/${stat}`, v).name);
+  }
   return { model: b.toModel('targets'), outputs };
 }

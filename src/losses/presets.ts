@@ -1,45 +1,54 @@
 /**
- * Presets: each reference tool's loss normalisation and default weights, written in the paper's
- * notation so that weights can be converted between tools.
+ * Presets: each reference tool's loss normalisation, pooling and default weights, written in the
+ * paper's notation so that weights can be converted between tools.
  *
- * Notation (Gatys et al. 2016): N_l = channels of layer l, M_l = H_l·W_l, G/A = generated/style
- * Gram matrices, un-normalised (G = F Fᵀ). Every preset's total is
+ * Every preset's total is the objective of objective.ts,
  *
- *   L = α · Σ_c u_c · k_c(N,M) · Σ(F−P)²  +  β · Σ_l w_l · k_l(N,M) · Σ(G−A)²  +  γ · L_tv
+ *   L = α · Σ_c u_c · k_c · Σ(F−P)²  +  β · Σ_l w_l · k_l · Σ(G−A)²  +  γ · L_tv
  *
- * where k_c is `contentFactor`, k_l is `styleFactor`, u_c and w_l are per-layer weights. Where a
- * tool divides G by M (or by N·M) before its loss, or takes a mean instead of a sum, that division
- * is moved into k_l here, so that G itself is always the raw Gram matrix. Sources: shared
- * reference-tools.md §2 (each tool's source file is named there).
+ * with k_c named by `content` (a `ContentNormalisation` of content.ts) and k_l by `gram` (a
+ * `GramNormalisation` of gram-style.ts); those two files hold the factors themselves. Where a tool
+ * divides G by M (or by N·M) before its loss, or takes a mean instead of a sum, that division is
+ * a k_l there, so G itself is always the raw Gram matrix. k_l applies to the Gram style loss only:
+ * `--style-loss w2` and `mean-std` carry their own normalisation, and the presets' β and w_l were
+ * chosen by the tools for Gram losses.
+ *
+ * Sources: each tool's own code, as listed in the `summary` and `notes`; the weights are the
+ * tools' defaults.
+ *
+ * The paper's α/β and Gatys's β were chosen for his *mean-normalised* VGG-19 (filters rescaled so
+ * that each has mean activation 1 over images and positions), not for the Oxford or torchvision
+ * weights this toolkit loads: the same β gives another balance of content and style on those.
  */
+import { CONTENT_NORMALISATIONS, type ContentNormalisation } from './content.js';
+import { GRAM_NORMALISATIONS, type GramNormalisation } from './gram-style.js';
+import { OptionError } from '../errors.js';
 import type { TvForm } from './tv.js';
+import type { Pooling } from '../networks/vgg.js';
 
-export type PresetName = 'paper' | 'gatys-code' | 'jcjohnson' | 'pytorch-tutorial' | 'keras-tutorial';
+export type PresetName = 'paper' | 'gatys-code' | 'jcjohnson' | 'pytorch-tutorial' | 'tf-course-lab';
 
 /** A tool's conventions. Weights here are the tool's defaults; users override them by option. */
 export interface Preset {
   readonly name: PresetName;
   readonly summary: string;
-  /** k_c(N, M): factor on Σ(F−P)² for one content layer. */
-  contentFactor(n: number, m: number): number;
-  /** k_l(N, M): factor on Σ(G−A)² for one style layer. */
-  styleFactor(n: number, m: number): number;
+  /** k_c: see content.ts. */
+  readonly content: ContentNormalisation;
+  /** k_l of the Gram style loss: see gram-style.ts. */
+  readonly gram: GramNormalisation;
   /** Default w_l for a style layer of N channels. */
   styleLayerWeight(n: number): number;
-  /** k_c and k_l written in the paper's notation, for the presets table. */
-  readonly contentFactorText: string;
-  readonly styleFactorText: string;
-  /** The per-layer style factor relative to the paper's 1/(4N²M²), in words. */
-  readonly styleVsPaper: string;
-  readonly contentLayers: readonly string[];
-  readonly styleLayers: readonly string[];
   /** Text of the default w_l. */
   readonly styleLayerWeightText: string;
+  readonly contentLayers: readonly string[];
+  readonly styleLayers: readonly string[];
   readonly alpha: number;
   readonly beta: number;
   readonly gamma: number;
   readonly tv: TvForm;
-  /** What the tool does that this preset cannot reproduce (or 'none'). */
+  /** The tool's pooling between VGG blocks. */
+  readonly pooling: Pooling;
+  /** What the tool does that this preset cannot reproduce, or details worth knowing ('none'). */
   readonly notes: string;
 }
 
@@ -49,98 +58,101 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   paper: {
     name: 'paper',
     summary: 'Gatys, Ecker & Bethge (CVPR 2016), eqs. 1–5 exactly',
-    contentFactor: () => 0.5,
-    styleFactor: (n, m) => 1 / (4 * n * n * m * m),
+    content: 'half-sum',
+    gram: 'paper',
     styleLayerWeight: () => 1 / 5,
-    contentFactorText: '1/2',
-    styleFactorText: '1/(4·N²·M²)',
-    styleVsPaper: '×1',
+    styleLayerWeightText: '1/5',
     contentLayers: ['relu4_2'],
     styleLayers: GATYS_STYLE,
-    styleLayerWeightText: '1/5',
     alpha: 1,
     beta: 1e3,
     gamma: 0,
     tv: 'l2',
-    notes: 'α/β = 1e-3 as in the paper\'s Fig. 3; no TV term (the paper has none)',
+    pooling: 'avg',
+    notes: "α/β = 1e-3 as in the paper's Fig. 3, chosen for Gatys's mean-normalised VGG-19; average pooling, which the paper prefers; no TV term (the paper has none)",
   },
   'gatys-code': {
     name: 'gatys-code',
-    summary: "Gatys's own PyTorch notebook: MSE of G/M, layer weights 1e3/N², content MSE",
-    contentFactor: (n, m) => 1 / (n * m),
-    styleFactor: (n, m) => 1 / (n * n * m * m),
+    summary: "Gatys's own PyTorch notebook (leongatys/PytorchNeuralStyleTransfer): MSE of G/M, layer weights 1e3/N², content MSE",
+    content: 'mean',
+    gram: 'mean-g-by-m',
     styleLayerWeight: (n) => 1e3 / (n * n),
-    contentFactorText: '1/(N·M)',
-    styleFactorText: '1/(N²·M²)',
-    styleVsPaper: '×4 (and w_l = 1e3/N², so ×4e3/N² in all)',
+    styleLayerWeightText: '1e3/N²',
     contentLayers: ['relu4_2'],
     styleLayers: GATYS_STYLE,
-    styleLayerWeightText: '1e3/N²',
     alpha: 1,
     beta: 1,
     gamma: 0,
     tv: 'l2',
-    notes: 'none',
+    pooling: 'max',
+    notes: "its weights (1e3/N² per layer) were chosen for his mean-normalised VGG-19 (vgg_conv.pth); its VGG class pools by max by default",
   },
   jcjohnson: {
     name: 'jcjohnson',
     summary: 'jcjohnson/neural-style: MSE of G/(N·M), content MSE, TV',
-    contentFactor: (n, m) => 1 / (n * m),
-    styleFactor: (n, m) => 1 / (n ** 4 * m * m),
+    content: 'mean',
+    gram: 'mean-g-by-nm',
     styleLayerWeight: () => 1,
-    contentFactorText: '1/(N·M)',
-    styleFactorText: '1/(N⁴·M²)',
-    styleVsPaper: '×4/N²',
+    styleLayerWeightText: '1',
     contentLayers: ['relu4_2'],
     styleLayers: GATYS_STYLE,
-    styleLayerWeightText: '1',
     alpha: 5,
     beta: 100,
     gamma: 5e-4,
     tv: 'l2',
-    notes: 'his TV adds the gradient of ½Σ(d²) with weight 1e-3: γ = 5e-4 here; his ×256 pixel scale belongs to his weights',
+    pooling: 'max',
+    notes: 'his TVLoss adds the gradient of ½Σ(d²) times his tv_weight 1e-3, which is the gradient of 5e-4·Σ(d²): γ = 5e-4 here (tv.ts); '
+      + 'his preprocess scales [0,1] pixels by 256 before subtracting the Caffe mean, where Caffe and Impasto use 255, so his network sees pixels 256/255 of ours (not reproduced: 0.4 %)',
   },
   'pytorch-tutorial': {
     name: 'pytorch-tutorial',
     summary: 'PyTorch tutorial: G/(N·M), MSE, pre-ReLU conv layers, content on conv2_2',
-    contentFactor: (n, m) => 1 / (n * m),
-    styleFactor: (n, m) => 1 / (n ** 4 * m * m),
+    content: 'mean',
+    gram: 'mean-g-by-nm',
     styleLayerWeight: () => 1,
-    contentFactorText: '1/(N·M)',
-    styleFactorText: '1/(N⁴·M²)',
-    styleVsPaper: '×4/N²',
+    styleLayerWeightText: '1',
     contentLayers: ['conv2_2'],
     styleLayers: ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2', 'conv3_1'],
-    styleLayerWeightText: '1',
     alpha: 1,
     beta: 1e6,
     gamma: 0,
     tv: 'l2',
-    notes: "its 'conv_4' content layer is conv2_2 and 'conv_1'…'conv_5' are the first five convs, taken before the ReLU",
+    pooling: 'max',
+    notes: "its 'conv_4' content layer is conv2_2 and 'conv_1'…'conv_5' are the first five convs, taken before the ReLU; torchvision's VGG-19 pools by max",
   },
-  'keras-tutorial': {
-    name: 'keras-tutorial',
-    summary: 'TF/Keras course lab: mean of (G/M − A)², the ¼ of the paper missing; content ½Σ; TV L1',
-    contentFactor: () => 0.5,
-    styleFactor: (n, m) => 1 / (n * n * m * m),
+  'tf-course-lab': {
+    name: 'tf-course-lab',
+    summary: 'DeepLearning.AI TensorFlow course lab (C4W1): mean of (G/M − A)², the ¼ of the paper missing; content ½Σ; TV L1',
+    content: 'half-sum',
+    gram: 'mean-g-by-m',
     styleLayerWeight: () => 1 / 5,
-    contentFactorText: '1/2',
-    styleFactorText: '1/(N²·M²)',
-    styleVsPaper: '×4 (the missing ¼)',
+    styleLayerWeightText: '1/5',
     contentLayers: ['relu5_2'],
     styleLayers: GATYS_STYLE,
-    styleLayerWeightText: '1/5',
     alpha: 1e-2,
     beta: 2e-2,
     gamma: 2,
     tv: 'l1',
-    notes: "Keras 'block5_conv2' includes its ReLU, so it is relu5_2 here",
+    pooling: 'max',
+    notes: "also accepted as 'keras-tutorial'; not the tensorflow.org tutorial, which takes a mean for content and runs on [0,1] pixels; "
+      + "Keras 'block5_conv2' includes its ReLU, so it is relu5_2 here; Keras's VGG-19 pools by max",
   },
 };
 
-/** Looks a preset up by name. @throws Error listing the valid names. */
+/** Other names accepted for a preset. */
+export const PRESET_ALIASES: Readonly<Record<string, PresetName>> = { 'keras-tutorial': 'tf-course-lab' };
+
+/** Every name `getPreset` accepts: the presets, then the aliases. */
+export const PRESET_NAMES: readonly string[] = [...Object.keys(PRESETS), ...Object.keys(PRESET_ALIASES)];
+
+/** Looks a preset up by name or alias. @throws Error listing the valid names. */
 export function getPreset(name: string): Preset {
-  const p = (PRESETS as Record<string, Preset>)[name];
-  if (!p) throw new Error(`unknown preset '${name}'; expected one of: ${Object.keys(PRESETS).join(', ')}`);
+  const p = (PRESETS as Record<string, Preset>)[PRESET_ALIASES[name] ?? name];
+  if (!p) throw new OptionError(`unknown preset '${name}'; expected one of: ${PRESET_NAMES.join(', ')}`);
   return p;
 }
+
+/** k_c(N, M) of a preset (content.ts). */
+export const contentFactor = (p: Preset) => CONTENT_NORMALISATIONS[p.content].factor;
+/** k_l(N, M) of a preset's Gram loss (gram-style.ts). */
+export const styleFactor = (p: Preset) => GRAM_NORMALISATIONS[p.gram].factor;

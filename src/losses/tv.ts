@@ -7,9 +7,12 @@
  * Formula:        L2 form: L_tv = Σ dh² + Σ dw²      L1 form: L_tv = Σ |dh| + Σ |dw|
  * Normalisation:  none (sums over all channels and positions, in 0–255 units).
  * Reduction:      sum.
- * Differs from jcjohnson: his TVLoss adds the gradient of ½(Σ dh² + Σ dw²) and never reports the
- *                 value; here the reported value and the gradient come from the same expression,
- *                 so his γ corresponds to γ/2 here.
+ * Differs from jcjohnson (neural_style.lua, TVLoss): he adds tv_weight · ∇(½(Σ dh² + Σ dw²))
+ *                 to the gradient and never reports the value; here the reported value and the
+ *                 gradient come from the same expression, so γ here = his tv_weight / 2 (his
+ *                 default 1e-3 is γ = 5e-4). He also takes both differences over the
+ *                 (H−1)×(W−1) top-left crop, leaving out the last row's dw and the last column's
+ *                 dh; here dh spans all W columns and dw all H rows (not reproduced).
  */
 import type { Value } from '../graph/builder.js';
 import type { ImageValue } from './types.js';

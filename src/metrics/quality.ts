@@ -1,6 +1,5 @@
 /**
- * Quality measures that need no human rater and no learned weights beyond a feature network
- * (reference-tools.md §5):
+ * Quality measures that need no human rater and no learned weights beyond a feature network:
  *
  * - `styleDistance`: relative Gram error under a feature network, mean over layers of
  *   Σ(G_l − A_l)² / ΣA_l², with A_l the style image's Gram matrix scaled to the image's M_l.
@@ -14,25 +13,24 @@
  */
 import type { Engine } from '../engine/engine.js';
 import type { FeatureNet } from '../networks/feature-net.js';
+import { gramStyle } from '../losses/gram-style.js';
+import { geometryOf } from '../losses/objective.js';
 import { computeTargets, Image255, StyleProblem } from '../pipeline/problem.js';
 
 /** Mean relative Gram error of `image` against `style` under `net` at `layers`. */
 export async function styleDistance(engine: Engine, net: FeatureNet, layers: readonly string[], image: Image255, style: Image255): Promise<number> {
+  const unit = gramStyle('paper');
   const spec = {
-    net, width: image.width, height: image.height, content: [], style: layers.map((layer) => ({ layer, weight: 1 })),
-    contentFactor: () => 1, styleFactor: () => 1, alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
+    net, width: image.width, height: image.height, content: [], style: layers.map((layer) => ({ unit, layer, weight: 1 })),
+    alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
   };
-  const targets = await computeTargets(engine, spec, image, [{ image: style, weight: 1 }]);
-  const problem = await StyleProblem.create(engine, spec, targets);
+  const targeted = await computeTargets(engine, spec, image, [{ image: style, weight: 1 }]);
+  const problem = await StyleProblem.create(engine, targeted);
   try {
     const ev = await problem.evaluate(image.data);
     let total = 0;
-    for (const l of layers) {
-      const a = targets.gram.get(l)!.data as Float32Array;
-      let e = 0;
-      for (let i = 0; i < a.length; i++) e += a[i]! * a[i]!;
-      total += ev.terms[`style/${l}`]! / e;
-    }
+    // The unit's scale is k·ΣA², its term k·Σ(G−A)²: their ratio is the relative error.
+    for (const term of targeted.style) total += ev.terms[`style/${term.layer}`]! / term.unit.scale(term.target, geometryOf(spec, term.layer));
     return total / layers.length;
   } finally {
     await problem.dispose();

@@ -6,8 +6,8 @@
  *
  * Two architectures:
  *
- * - `multiscale`: Ustyuzhaninov's recipe. One conv layer per filter size (default 3, 5, 7, 11, 15,
- *   23, 37, 55 px), `filters` random filters each, ReLU, no pooling. Layers `ms<k>` (k = size).
+ * - `multiscale`: Ustyuzhaninov's recipe. One conv layer per filter size in `sizes` (Ustyuzhaninov
+ *   used 3, 5, 7, 11, 15, 23, 37, 55 px; there is no default), `filters` random filters each, ReLU, no pooling. Layers `ms<k>` (k = size).
  *   Its large filters are expensive (the 55 px layer dominates).
  * - `pyramid`: the same idea at a fraction of the cost: an image pyramid (levels 0…L−1, each half
  *   the size of the last; with `blur`, a binomial blur before each 2×2 average, i.e. a Gaussian
@@ -30,7 +30,7 @@ export type UntrainedConfig =
   | { kind: 'pyramid'; levels: number; kernel: number; filters: number; seed: number; blur?: boolean }
   | { kind: 'multiscale'; sizes: number[]; filters: number; seed: number };
 
-/** The offline tier's default: chosen by bench/offline.ts (see the closing note of its issue). */
+/** The offline tier's default network, chosen by comparing candidates with bench/offline.ts. */
 export const DEFAULT_UNTRAINED: UntrainedConfig = { kind: 'pyramid', levels: 6, kernel: 5, filters: 128, seed: 0, blur: true };
 
 /** Glorot-uniform filters [out, in, k, k] from a seed: U(−a, a), a = √(6/(fan_in + fan_out)). */

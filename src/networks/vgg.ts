@@ -93,7 +93,7 @@ export interface VggWeights {
   readonly source: string;
 }
 
-/** Channel widths implied by loaded weights (the last conv of each present block). */
+/** Channel widths implied by loaded weights: the output channels of each block's first conv, `conv{b}_1` (every conv of a block has that width); a block without weights keeps the published width. */
 export function widthsOf(weights: VggWeights): number[] {
   return [1, 2, 3, 4, 5].map((bi) => weights.convs.get(`conv${bi}_1`)?.shape[0] ?? VGG_WIDTHS[bi - 1]!);
 }
@@ -176,7 +176,8 @@ export function buildVgg(t: Tape, image: Value, weights: VggWeights, pooling: Po
 
 /**
  * Seeded random VGG weights (He-normal, std √(2/fan_in), biases N(0, 0.01²)): the untrained
- * network used when no weight file is given, and by the tests.
+ * networks of `--network random-vgg19|random-vgg16` and of the tests and benchmarks (the default
+ * without a weight file is a cached VGG-19, else the offline network of untrained.ts).
  */
 export function randomVggWeights(arch: Architecture, seed: number, widths: readonly number[] = VGG_WIDTHS, preprocess = CAFFE_PREPROCESS): VggWeights {
   const g = gaussian(seed);
@@ -189,7 +190,7 @@ export function randomVggWeights(arch: Architecture, seed: number, widths: reado
     const bias = Float32Array.from({ length: shape[0] }, () => g() * 0.01);
     convs.set(l.name, { weight, bias, shape });
   }
-  return { arch, convs, preprocess, source: `untrained ${arch} (seed ${seed})` };
+  return { arch, convs, preprocess, source: `seeded random weights, seed ${seed}` };
 }
 
 /** Spatial size [H_l, W_l] of a layer's output for an H×W image (floor-mode 2×2 pooling). */

@@ -13,7 +13,7 @@
  *     The first iteration demands the curvature condition too, though that costs a few
  *     evaluations on VGG problems: accepting its first decrease instead, as Torch does, left the
  *     first (s, y) pair so short that the offline network's texture synthesis stalled (loss 0.91
- *     against 0.006 after 50 evaluations; bench notes in the issue).
+ *     against 0.006 after 50 evaluations, measured with bench/optimizers.ts and bench/offline.ts).
  *   - `fixed`: Torch's optim.lbfgs without a line search, as jcjohnson/neural-style and the
  *     PyTorch tutorial run it: step 1 along the direction, except the first, which is
  *     min(1, 1/‖g‖₁). One evaluation per iteration, never a check that the loss went down.
@@ -22,41 +22,23 @@
  * - Budget: `maxEvals` objective evaluations in all (the unit the reference tools count).
  */
 
-/** An objective: value and gradient at x (the gradient array may be reused by the caller). */
-export type Objective = (x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>;
+import type { CommonOptions, Evaluated, MinimizeResult, Objective, StepInfo } from './types.js';
 
-/** Reported after each accepted step. */
-export interface StepInfo {
-  /** Iteration number, from 1. */
-  readonly iteration: number;
-  /** Objective evaluations used so far. */
-  readonly evaluations: number;
-  readonly loss: number;
-  /** The current iterate (do not keep a reference: it is updated in place). */
-  readonly x: Float32Array;
-}
+export type { Objective, StepInfo, MinimizeResult } from './types.js';
 
-export interface LbfgsOptions {
-  /** Evaluation budget (default 500). */
-  maxEvals?: number;
-  /** Correction pairs kept (default 20; memory 2·history·n floats). */
+/** Defaults of {@link lbfgs}'s options (the option table, options.ts, takes its from here). */
+export const LBFGS_DEFAULTS = { maxEvals: 500, history: 20, lineSearch: 'strong-wolfe', gradTol: 0 } as const;
+
+export interface LbfgsOptions extends CommonOptions {
+  /** Correction pairs kept (default {@link LBFGS_DEFAULTS}.history; memory 2·history·n floats). */
   history?: number;
   lineSearch?: 'strong-wolfe' | 'fixed';
   /** Stop when ‖g‖∞ falls below this (default 0: never). */
   gradTol?: number;
-  /** Called after each accepted step; may be async. */
-  onStep?: (info: StepInfo) => void | Promise<void>;
-  /** Stops between evaluations when aborted; the current iterate is returned. */
-  signal?: AbortSignal;
 }
 
-export interface MinimizeResult {
-  readonly x: Float32Array;
-  readonly loss: number;
-  readonly iterations: number;
-  readonly evaluations: number;
-  readonly stopReason: 'budget' | 'converged' | 'aborted' | 'no-progress';
-}
+/** An evaluation the optimiser keeps: its own copy of the gradient. */
+type Point = { loss: number; grad: Float32Array; terms: Readonly<Record<string, number>> };
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
@@ -87,21 +69,24 @@ function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: 
 
 /**
  * Minimises `f` from `x0` (not modified).
- * @returns the best iterate found, its loss and the counts.
+ * @returns the last accepted iterate with its loss and terms, and the counts. Under
+ *          `strong-wolfe` every accepted step lowers the loss, so it is also the best iterate;
+ *          the `fixed` step never checks, so there it is only the last.
  */
 export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
-  const { maxEvals = 500, history = 20, lineSearch = 'strong-wolfe', gradTol = 0, onStep, signal } = options;
+  const { maxEvals, history, lineSearch, gradTol, onStep, signal } = { ...LBFGS_DEFAULTS, ...options };
   const n = x0.length;
   const x = Float32Array.from(x0);
   let evals = 0;
-  const evaluate = async (at: Float32Array) => {
+  const evaluate = async (at: Float32Array): Promise<Point> => {
     evals++;
-    const r = await f(at);
-    return { loss: r.loss, grad: Float32Array.from(r.grad) };
+    const r: Evaluated = await f(at);
+    return { loss: r.loss, grad: Float32Array.from(r.grad), terms: r.terms ?? {} };
   };
   const first = await evaluate(x);
   let loss = first.loss;
   let grad: Float32Array = first.grad;
+  let terms = first.terms;
   const S: Float32Array[] = [];
   const Y: Float32Array[] = [];
   const rho: number[] = [];
@@ -151,7 +136,7 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       t = Math.min(1, 1 / g1);
     }
 
-    let accepted: { loss: number; grad: Float32Array; t: number } | null = null;
+    let accepted: (Point & { t: number }) | null = null;
     if (lineSearch === 'fixed') {
       axpyInto(xNew, x, t, d);
       const r = await evaluate(xNew);
@@ -184,10 +169,11 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
     x.set(xNew);
     loss = accepted.loss;
     grad = accepted.grad;
+    terms = accepted.terms;
     iteration++;
-    await onStep?.({ iteration, evaluations: evals, loss, x });
+    await onStep?.({ iteration, evaluations: evals, loss, terms, x });
   }
-  return { x, loss, iterations: iteration, evaluations: evals, stopReason };
+  return { x, loss, terms, iterations: iteration, evaluations: evals, stopReason };
 }
 
 /**
@@ -196,19 +182,19 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
  *          decrease was found.
  */
 async function strongWolfe(
-  evaluate: (x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>,
+  evaluate: (x: Float32Array) => Promise<Point>,
   x: Float32Array, xt: Float32Array, d: Float32Array, f0: number, g0: number, t1: number, exhausted: () => boolean,
-): Promise<{ loss: number; grad: Float32Array; t: number } | null> {
+): Promise<(Point & { t: number }) | null> {
   const c1 = 1e-4;
   const c2 = 0.9;
   const at = async (t: number) => {
     axpyInto(xt, x, t, d);
     const r = await evaluate(xt);
-    return { t, loss: r.loss, grad: r.grad, slope: dot(r.grad, d) };
+    return { ...r, t, slope: dot(r.grad, d) };
   };
-  let prev = { t: 0, loss: f0, slope: g0, grad: null as Float32Array | null };
+  let prev: LinePoint = { t: 0, loss: f0, slope: g0 };
   let t = t1;
-  let best: { loss: number; grad: Float32Array; t: number } | null = null;
+  let best: (Point & { t: number }) | null = null;
   for (let i = 0; i < 25 && !exhausted(); i++) {
     const cur = await at(t);
     if (!Number.isFinite(cur.loss)) {
@@ -234,13 +220,14 @@ async function strongWolfe(
   return best;
 }
 
-type Point = { t: number; loss: number; slope: number };
+/** A point on the search line: step t, loss and directional derivative. */
+type LinePoint = { t: number; loss: number; slope: number };
 
 async function zoom(
-  at: (t: number) => Promise<Point & { grad: Float32Array }>, lo: Point, hi: Point,
+  at: (t: number) => Promise<LinePoint & Point>, lo: LinePoint, hi: LinePoint,
   f0: number, g0: number, c1: number, c2: number, exhausted: () => boolean,
-): Promise<{ loss: number; grad: Float32Array; t: number } | null> {
-  let best: (Point & { grad: Float32Array }) | null = null;
+): Promise<(Point & { t: number }) | null> {
+  let best: (LinePoint & Point) | null = null;
   for (let i = 0; i < 20 && !exhausted(); i++) {
     const t = cubicMin(lo.t, lo.loss, lo.slope, hi.t, hi.loss, hi.slope);
     const cur = await at(t);

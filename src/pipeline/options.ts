@@ -5,18 +5,22 @@
  *
  * Defaults marked "preset" come from the chosen preset (presets.ts) when not given.
  */
-import { getPreset, PresetName, PRESETS } from '../losses/presets.js';
+import { OptionError } from '../errors.js';
+import { PRESET_NAMES, PRESETS } from '../losses/presets.js';
+import { STYLE_LOSSES, type StyleLossName } from '../losses/registry.js';
 import type { TvForm } from '../losses/tv.js';
 import type { Pooling } from '../networks/vgg.js';
+import { LBFGS_DEFAULTS } from '../optimizers/lbfgs.js';
+import { ADAM_DEFAULTS } from '../optimizers/adam.js';
 
-/** A validation failure; the message says what was expected, what was received, what to do. */
-export class OptionError extends Error {
-  override name = 'OptionError';
-}
+export { OptionError } from '../errors.js';
 
 /** Options of {@link stylize}, all validated. Images are paths or decoded RGB images. */
 export interface StylizeOptions {
-  /** Weight file (safetensors); default: see `network`. */
+  /**
+   * VGG weight file, recognised by its first bytes: safetensors, PyTorch .pth (legacy or zip),
+   * Keras .h5, Caffe .caffemodel or ONNX; default: see `network`.
+   */
   weights?: string;
   /**
    * Network when no weight file is given: `auto` (a cached pretrained VGG-19 if there is one, else
@@ -26,8 +30,12 @@ export interface StylizeOptions {
   network: 'auto' | 'offline' | 'random-vgg19' | 'random-vgg16';
   /** Scale-free per-layer weights (normalise.ts); default: on for the offline network. */
   autoNormalise?: boolean;
-  preset: PresetName;
-  pooling: Pooling;
+  /** A preset name or alias (presets.ts). */
+  preset: string;
+  /** Pooling between VGG blocks; default: the preset's. */
+  pooling?: Pooling;
+  /** The style loss (registry.ts); the preset's Gram normalisation applies to `gram` only. */
+  styleLoss: StyleLossName;
   optimizer: 'lbfgs' | 'adam';
   lineSearch: 'strong-wolfe' | 'fixed';
   /** L-BFGS correction pairs. */
@@ -84,15 +92,16 @@ export interface OptionDef {
 }
 
 export const OPTION_DEFS: readonly OptionDef[] = [
-  { key: 'weights', kind: 'string', doc: 'VGG weight file (safetensors, torchvision or canonical keys)', defaultText: 'none: --network' },
+  { key: 'weights', kind: 'string', doc: 'VGG weight file: safetensors, PyTorch .pth, Keras .h5, Caffe .caffemodel or ONNX', defaultText: 'none: --network' },
   { key: 'network', kind: 'string', doc: "network without --weights: auto (a cached VGG-19, else offline), the untrained offline network, or VGG with seeded random weights", default: 'auto', choices: ['auto', 'offline', 'random-vgg19', 'random-vgg16'] },
   { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, w_l ∝ 1/ΣA² (He et al. 2016)', defaultText: 'on for the offline network' },
-  { key: 'preset', kind: 'string', doc: "loss normalisation and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: Object.keys(PRESETS) },
-  { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg)', default: 'avg', choices: ['max', 'avg'] },
+  { key: 'preset', kind: 'string', doc: "loss normalisation, pooling and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: PRESET_NAMES },
+  { key: 'styleLoss', kind: 'string', doc: "style statistic: gram (the paper's), mean-std (per-channel mean and deviation)", default: 'gram', choices: Object.keys(STYLE_LOSSES) },
+  { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg; the reference tools use max)', defaultText: `preset (${Object.values(PRESETS).map((p) => `${p.name} ${p.pooling}`).join(', ')})`, choices: ['max', 'avg'] },
   { key: 'optimizer', kind: 'string', doc: 'optimiser', default: 'lbfgs', choices: ['lbfgs', 'adam'] },
-  { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: 'strong-wolfe', choices: ['strong-wolfe', 'fixed'] },
-  { key: 'history', kind: 'int', doc: 'L-BFGS correction pairs kept (memory: 2·history·3·H·W floats)', default: 20, min: 1, max: 1000 },
-  { key: 'learningRate', kind: 'number', doc: 'Adam step size in 0–255 pixel units', default: 2, min: 0, exclusiveMin: true },
+  { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: LBFGS_DEFAULTS.lineSearch, choices: ['strong-wolfe', 'fixed'] },
+  { key: 'history', kind: 'int', doc: 'L-BFGS correction pairs kept (memory: 2·history·3·H·W floats)', default: LBFGS_DEFAULTS.history, min: 1, max: 1000 },
+  { key: 'learningRate', kind: 'number', doc: 'Adam step size in 0–255 pixel units', default: ADAM_DEFAULTS.lr, min: 0, exclusiveMin: true },
   { key: 'iterations', kind: 'int', doc: 'objective evaluations (each is one forward+backward pass)', default: 300, min: 1, max: 1_000_000 },
   { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
   { key: 'area', kind: 'int', doc: 'output size by pixel area instead of longest side (Gatys: 512·512)', min: 256, max: 268_435_456 },
@@ -159,7 +168,8 @@ export function validateOption(def: OptionDef, v: unknown): unknown {
 }
 
 /**
- * Fills defaults and validates every option, including the cross-option rules (list lengths).
+ * Fills defaults and validates every option on its own. The rules that need the network (layer
+ * names, one weight per layer) are checked once, by the problem set-up (prepare.ts).
  * @throws OptionError for the first invalid or unknown option.
  */
 export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions {
@@ -177,16 +187,5 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
     }
     out[def.key] = validateOption(def, v);
   }
-  const o = out as unknown as StylizeOptions;
-  getPreset(o.preset);
-  const pairs: [keyof StylizeOptions, keyof StylizeOptions][] = [['contentLayers', 'contentLayerWeights'], ['styleLayers', 'styleLayerWeights']];
-  for (const [layersKey, weightsKey] of pairs) {
-    const w = o[weightsKey] as number[] | undefined;
-    if (!w) continue;
-    const layers = (o[layersKey] as string[] | undefined) ?? (layersKey === 'contentLayers' ? getPreset(o.preset).contentLayers : getPreset(o.preset).styleLayers);
-    if (w.length !== layers.length) {
-      throw new OptionError(`invalid ${weightsKey}: expected ${layers.length} weights, one per layer of ${layers.join(', ')}; received ${w.length}`);
-    }
-  }
-  return o;
+  return out as unknown as StylizeOptions;
 }

@@ -1,11 +1,12 @@
 /**
- * One style-transfer problem on an engine: computes the targets once (forward-only graph), then
- * evaluates loss, terms and gradient of an image as often as the optimiser asks.
+ * One style-transfer problem on an engine: its targets, computed once by the forward-only target
+ * graph, and its objective graph bound to a session, evaluated as often as the optimiser asks.
  *
  * Images here are planar RGB in 0–255 units, [3,H,W] float32 (`Image255`).
  */
 import type { Engine, HostTensor, Session, SessionOptions } from '../engine/engine.js';
-import { buildObjectiveGraph, buildTargetGraph, ObjectiveSpec } from '../losses/objective.js';
+import { buildObjectiveGraph, buildTargetGraph, geometryOf, ObjectiveSpec, TargetedObjective } from '../losses/objective.js';
+import { withTarget, type ImageStats, type TargetedTerm, type TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 
 /** A planar RGB image, [3,H,W] float32, values in 0–255 (not clipped during optimisation). */
@@ -15,78 +16,68 @@ export interface Image255 {
   readonly height: number;
 }
 
-/** Content features and style Gram matrices computed from images. */
-export interface Targets {
-  /** `content/<layer>` → FeatureMap [1,N,H_l,W_l]. */
-  readonly content: Map<string, HostTensor>;
-  /** `gram/<layer>` → GramMatrix [N,N], already scaled to the generated image's M_l. */
-  readonly gram: Map<string, HostTensor>;
-}
-
 /** One evaluation: total loss, each term before its weight, and d(loss)/d(image) [3,H,W]. */
 export interface Evaluation {
   readonly loss: number;
+  /** Keys `content/<layer>`, `style/<layer>`, `tv`. */
   readonly terms: Record<string, number>;
   readonly grad: Float32Array;
 }
 
-/** A style image and its blend weight (weights of all style images sum to 1). */
+/** A style image (already at its working size) and its blend weight b_k (all b_k sum to 1). */
 export interface StyleSource {
   readonly image: Image255;
   readonly weight: number;
 }
 
-function asInput(img: Image255): HostTensor {
-  return { data: img.data, dims: [1, 3, img.height, img.width] };
-}
-
-/** Runs the forward-only target graph of an image; returns its outputs by name. */
-async function runTargetGraph(
-  engine: Engine, net: FeatureNet, img: Image255,
-  want: { features: readonly string[]; grams: readonly string[] }, opts: SessionOptions,
-): Promise<Record<string, HostTensor>> {
-  const g = buildTargetGraph(net, img.height, img.width, want);
+/** Runs the forward-only target graph on an image; returns each term's statistics. */
+async function statisticsOf(
+  engine: Engine, net: FeatureNet, img: Image255, terms: readonly TermSpec[], opts: SessionOptions,
+): Promise<Map<TermSpec, ImageStats<string>['stats']>> {
+  if (terms.length === 0) return new Map();
+  const g = buildTargetGraph(net, img.height, img.width, terms);
   const s = await engine.createSession(g.model, { arena: false, memPattern: false, ...opts });
+  let out: Record<string, HostTensor>;
   try {
-    return await s.run({ image: asInput(img) });
+    out = await s.run({ image: { data: img.data, dims: [1, 3, img.height, img.width] } });
   } finally {
     await s.dispose();
   }
+  const byTerm = new Map<TermSpec, Record<string, HostTensor>>();
+  for (const term of terms) {
+    const prefix = `${term.unit.role}/${term.layer}/`;
+    const stats: Record<string, HostTensor> = {};
+    for (const [name, v] of Object.entries(out)) if (name.startsWith(prefix)) stats[name.slice(prefix.length)] = v;
+    byTerm.set(term, stats);
+  }
+  return byTerm;
 }
 
 /**
- * Computes the targets for a problem: content features P^l of the content image (which must have
- * the output size), and A^l = Σ_k b_k · (M_l / M_l^k) · F_k F_kᵀ over the style images.
- * @param outputSize the generated image's size; it fixes M_l for the Gram scaling.
+ * Computes every term's target: content units from the content image (which must have the output
+ * size), style units from the style images with their blend weights; each unit's `target` says
+ * how (for the Gram loss, A = Σ_k b_k (M_l / M_l^k) F_k F_kᵀ, gram-style.ts).
  */
 export async function computeTargets(
-  engine: Engine, spec: Pick<ObjectiveSpec, 'net' | 'content' | 'style'>,
-  content: Image255, styles: readonly StyleSource[], opts: SessionOptions = {},
-): Promise<Targets> {
-  const contentLayers = spec.content.map((c) => c.layer);
-  const styleLayers = spec.style.map((s) => s.layer);
-  const out: Targets = { content: new Map(), gram: new Map() };
-  const own = await runTargetGraph(engine, spec.net, content, { features: contentLayers, grams: styleLayers }, opts);
-  for (const l of contentLayers) out.content.set(l, own[`features/${l}`]!);
-  // M_l of the generated image (the content image has the output size).
-  const ownM = new Map<string, number>();
-  for (const l of styleLayers) {
-    const [h, w] = spec.net.featureSize(l, content.height, content.width);
-    ownM.set(l, h * w);
+  engine: Engine, spec: ObjectiveSpec, content: Image255, styles: readonly StyleSource[], opts: SessionOptions = {},
+): Promise<TargetedObjective> {
+  if (content.width !== spec.width || content.height !== spec.height) {
+    throw new Error(`the content image is ${content.width}×${content.height} px, but the objective is ${spec.width}×${spec.height}: resize it first`);
   }
-  for (const { image, weight } of styles) {
-    const res = await runTargetGraph(engine, spec.net, image, { features: styleLayers, grams: styleLayers }, opts);
-    for (const l of styleLayers) {
-      const f = res[`features/${l}`]!;
-      const g = res[`gram/${l}`]!;
-      const scale = (weight * ownM.get(l)!) / (f.dims[2]! * f.dims[3]!);
-      const acc = out.gram.get(l)?.data as Float32Array | undefined ?? new Float32Array(g.data.length);
-      const gd = g.data as Float32Array;
-      for (let i = 0; i < acc.length; i++) acc[i]! += scale * gd[i]!;
-      out.gram.set(l, { data: acc, dims: g.dims });
-    }
-  }
-  return out;
+  const positions = (term: TermSpec, img: Image255) => {
+    const [h, w] = spec.net.featureSize(term.layer, img.height, img.width);
+    return h * w;
+  };
+  const own = await statisticsOf(engine, spec.net, content, spec.content, opts);
+  const perStyle: { s: StyleSource; stats: Map<TermSpec, ImageStats<string>['stats']> }[] = [];
+  for (const s of styles) perStyle.push({ s, stats: await statisticsOf(engine, spec.net, s.image, spec.style, opts) });
+  const bind = (term: TermSpec, images: ImageStats<string>[]): TargetedTerm =>
+    withTarget(term, term.unit.target(images, geometryOf(spec, term.layer)));
+  return {
+    ...spec,
+    content: spec.content.map((term) => bind(term, [{ stats: own.get(term)!, weight: 1, positions: positions(term, content) }])),
+    style: spec.style.map((term) => bind(term, perStyle.map(({ s, stats }) => ({ stats: stats.get(term)!, weight: s.weight, positions: positions(term, s.image) })))),
+  };
 }
 
 /** The objective of one problem, bound to a session. Create with {@link StyleProblem.create}. */
@@ -99,25 +90,11 @@ export class StyleProblem {
     readonly height: number,
   ) {}
 
-  /**
-   * Builds the objective graph for `spec` and creates its session.
-   * @param targets from {@link computeTargets} for the same spec and size.
-   */
-  static async create(engine: Engine, spec: ObjectiveSpec, targets: Targets, opts: SessionOptions = {}): Promise<StyleProblem> {
+  /** Builds the objective graph of `spec` (terms with their targets) and creates its session. */
+  static async create(engine: Engine, spec: TargetedObjective, opts: SessionOptions = {}): Promise<StyleProblem> {
     const graph = buildObjectiveGraph(spec);
-    const feeds: Record<string, HostTensor> = {};
-    for (const [l, shape] of graph.targetShapes.content) {
-      const t = targets.content.get(l);
-      if (!t || t.dims.join() !== shape.join()) throw new Error(`content target for ${l} must be [${shape}], received ${t ? `[${t.dims}]` : 'none'}`);
-      feeds[`content/${l}`] = t;
-    }
-    for (const [l, shape] of graph.targetShapes.gram) {
-      const t = targets.gram.get(l);
-      if (!t || t.dims.join() !== shape.join()) throw new Error(`style target for ${l} must be [${shape}], received ${t ? `[${t.dims}]` : 'none'}`);
-      feeds[`gram/${l}`] = t;
-    }
     const session = await engine.createSession(graph.model, { pixels: spec.width * spec.height, ...opts });
-    return new StyleProblem(session, feeds, graph.termNames, spec.width, spec.height);
+    return new StyleProblem(session, graph.targetFeeds, graph.termNames, spec.width, spec.height);
   }
 
   /**

@@ -15,7 +15,7 @@ import { NamedTensor, writeSafetensors } from '../../src/networks/weights/safete
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = path.join(root, 'tests/fixtures/reference');
-const shared = path.join(root, '../shared/images');
+const shared = path.join(root, 'tests/fixtures/images');
 let dir = '';
 let vgg19 = '';
 
@@ -70,6 +70,21 @@ test('impasto score --json matches torch float64 per term (relative error ≤ 1e
   close(got.tv, ref.tv, 'tv');
   assert.deepEqual(Object.keys(got.style), Object.keys(ref.style));
   for (const k of Object.keys(ref.style)) close(got.style[k], ref.style[k], `style ${k}`);
+});
+
+test('impasto score --style-loss mean-std --json matches torch float64 per layer (relative error ≤ 1e-5), under the same style keys', async () => {
+  const ref = JSON.parse(await readFile(path.join(fixtures, 'score-expected-other.json'), 'utf8'));
+  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
+    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--style-loss', 'mean-std', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(got.style), Object.keys(ref['mean-std']));
+  for (const [k, v] of Object.entries(ref['mean-std'] as Record<string, number>)) {
+    assert.ok(Math.abs(got.style[k] - v) <= 1e-5 * Math.abs(v), `mean-std ${k}: ${got.style[k]} vs torch ${v}`);
+  }
+  // The total is the paper preset's: content + β·Σ w_l·S_l.
+  const expected = got.content + 1e3 * Object.values(got.style as Record<string, number>).reduce((a, v) => a + 0.2 * v, 0);
+  assert.ok(Math.abs(got.total - expected) <= 1e-5 * expected, `total ${got.total} vs ${expected}`);
 });
 
 test('stylising at 256 px with a VGG-19 weight file lowers the loss 10× from the content init and writes a valid PNG', async () => {
@@ -139,7 +154,7 @@ test('a NaN mid-optimisation is reported, exits 4, and the last good image is ke
   const r = await impasto([path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '-o', out,
     '--weights', path.join(fixtures, 'net-avg.safetensors'), '--size', '64', '--optimizer', 'adam', '--learning-rate', '1e38', '--iterations', '10']);
   assert.equal(r.code, 4, r.stderr);
-  assert.match(r.stderr, /the loss became NaN or infinite at evaluation 2; .*nan\.png holds the last good image/);
+  assert.match(r.stderr, /the loss became NaN or infinite \(after 0 iterations, 2 evaluations\); .*nan\.png holds the last good image/);
   const stats = await sharp(out).stats();
   assert.ok(stats.channels.every((c) => c.max > c.min), 'the kept image is the content init, not a blank');
 });

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { OPTION_DEFS } from '../../src/pipeline/options.js';
 import { PRESETS } from '../../src/losses/presets.js';
+import { CONTENT_NORMALISATIONS } from '../../src/losses/content.js';
+import { GRAM_NORMALISATIONS } from '../../src/losses/gram-style.js';
 import { flagOf } from '../../cli/args.js';
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
@@ -18,8 +20,8 @@ test('the README presets table states each preset\'s factors and weights', () =>
     const row = readme.split('\n').find((l) => l.startsWith(`| \`${p.name}\``));
     assert.ok(row, `row for ${p.name}`);
     const cells = row!.split('|').map((c) => c.trim());
-    assert.equal(cells[2], p.contentFactorText.replace('·', ''), `${p.name} content factor`);
-    assert.equal(cells[3], p.styleFactorText.replaceAll('·', ''), `${p.name} style factor`);
+    assert.equal(cells[2], CONTENT_NORMALISATIONS[p.content].text.replace('·', ''), `${p.name} content factor`);
+    assert.equal(cells[3], GRAM_NORMALISATIONS[p.gram].text.replaceAll('·', ''), `${p.name} style factor`);
     assert.equal(Number(cells[6]), p.alpha, `${p.name} α`);
     assert.equal(Number(cells[7]), p.beta, `${p.name} β`);
   }

@@ -11,7 +11,8 @@ import { listEngines, resolveEngine } from '../../src/engine/index.js';
 import { readSafetensors } from '../../src/networks/weights/safetensors.js';
 import { loadWeightsFile } from '../../src/networks/weights/load.js';
 import { vggNet } from '../../src/networks/vgg.js';
-import { PRESETS } from '../../src/losses/presets.js';
+import { contentUnit } from '../../src/losses/content.js';
+import { gramStyle } from '../../src/losses/gram-style.js';
 import { computeTargets, StyleProblem } from '../../src/pipeline/problem.js';
 import { relL2 } from '../helpers.js';
 
@@ -26,11 +27,12 @@ for (const engineName of listEngines()) {
       const img = (k: string) => ({ data: tensors.get(k)!.data, height: tensors.get(k)!.shape[2]!, width: tensors.get(k)!.shape[3]! });
       const spec = {
         net: vggNet(await loadWeightsFile(`${dir}net-${pooling}.safetensors`), s.pooling), height: s.height, width: s.width,
-        content: s.content, style: s.style, contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor,
+        content: s.content.map((c: { layer: string; weight: number }) => ({ ...c, unit: contentUnit('half-sum') })),
+        style: s.style.map((c: { layer: string; weight: number }) => ({ ...c, unit: gramStyle('paper') })),
         alpha: s.alpha, beta: s.beta, gamma: s.gamma, tv: s.tv,
       };
-      const targets = await computeTargets(engine, spec, img('content'), [{ image: img('style'), weight: 1 }], { threads: 1 });
-      const problem = await StyleProblem.create(engine, spec, targets, { threads: 1 });
+      const targeted = await computeTargets(engine, spec, img('content'), [{ image: img('style'), weight: 1 }], { threads: 1 });
+      const problem = await StyleProblem.create(engine, targeted, { threads: 1 });
       const ev = await problem.evaluate(img('image').data);
       await problem.dispose();
       const lossErr = Math.abs(ev.loss - s.loss) / Math.abs(s.loss);

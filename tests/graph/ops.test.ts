@@ -140,6 +140,11 @@ test('Abs forward and VJP', async () => {
   await checkVjp64([[2, 5]], (t, [x]) => t.abs(x!, 'a'));
 });
 
+test('Sqrt forward and VJP', async () => {
+  assert.deepEqual((await forward('float64', [{ data: [4, 2.25], dims: [2] }], (t, [x]) => t.sqrt(x!, 's'))).data, [2, 1.5]);
+  await checkVjp64([[2, 5]], (t, [x]) => t.sqrt(x!, 's'), (_i, n) => uniform(n, 5, 0.5, 3));
+});
+
 test('ReduceSum, ReduceMean and ReduceSumSquare over all axes and over chosen axes', async () => {
   const x = [{ data: seq(6), dims: [2, 3] }];
   assert.deepEqual((await forward('float64', x, (t, [v]) => t.reduceSum(v!, 'r'))).data, [21]);

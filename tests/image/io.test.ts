@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { ImageError, readImage, writeImage } from '../../src/image/io-node.js';
 
 let dir = '';
-const shared = new URL('../../../shared/images/', import.meta.url).pathname;
+const shared = new URL('../fixtures/images/', import.meta.url).pathname;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-io-'));
 });
@@ -31,7 +31,7 @@ const px = (img: { data: Uint8Array; width: number }, x: number, y: number) => A
 
 test('reads a JPEG photo as 8-bit RGB of its own size', async () => {
   const img = await readImage(path.join(shared, 'tubingen.jpg'));
-  assert.deepEqual([img.width, img.height, img.data.length], [1024, 768, 1024 * 768 * 3]);
+  assert.deepEqual([img.width, img.height, img.data.length], [512, 384, 512 * 384 * 3]);
 });
 
 test('CMYK, grey, 16-bit and alpha images come in as 8-bit sRGB with 3 channels', async () => {

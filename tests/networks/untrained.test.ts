@@ -15,8 +15,8 @@ import { resolveEngine } from '../../src/engine/index.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { Tape } from '../../src/graph/autodiff.js';
 import { readImage, resizeImage, toPlanar } from '../../src/image/io-node.js';
-import { autoNormalise } from '../../src/losses/normalise.js';
-import { PRESETS } from '../../src/losses/presets.js';
+import { autoNormalise } from '../../src/losses/objective.js';
+import { gramStyle } from '../../src/losses/gram-style.js';
 import { styleDistance } from '../../src/metrics/quality.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../../src/networks/untrained.js';
 import { lbfgs } from '../../src/optimizers/lbfgs.js';
@@ -24,7 +24,7 @@ import { computeTargets, Image255, StyleProblem } from '../../src/pipeline/probl
 import { gaussian } from '../../src/util/random.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const shared = path.join(root, '../shared/images');
+const images = path.join(root, 'tests/fixtures/images');
 
 test('the pyramid network: layer names, sizes, channels, and a clear error for unknown layers', () => {
   const net = untrainedNet(DEFAULT_UNTRAINED);
@@ -62,12 +62,11 @@ test('auto-normalised style terms are relative Gram errors Σ(G−A)²/ΣA²', a
   const content = rand();
   const style = rand();
   const spec0 = {
-    net, width: 24, height: 24, content: [], style: ['scale0', 'scale2'].map((layer) => ({ layer, weight: 1 })),
-    contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor, alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
+    net, width: 24, height: 24, content: [], style: ['scale0', 'scale2'].map((layer) => ({ unit: gramStyle('paper'), layer, weight: 1 })),
+    alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
   };
-  const targets = await computeTargets(engine, spec0, content, [{ image: style, weight: 1 }], { threads: 1 });
-  const spec = autoNormalise(spec0, targets);
-  const problem = await StyleProblem.create(engine, spec, targets, { threads: 1 });
+  const targeted = await computeTargets(engine, spec0, content, [{ image: style, weight: 1 }], { threads: 1 });
+  const problem = await StyleProblem.create(engine, autoNormalise(targeted), { threads: 1 });
   const ev = await problem.evaluate(content.data);
   await problem.dispose();
   const relative = await styleDistance(engine, net, ['scale0', 'scale2'], content, style);
@@ -77,13 +76,13 @@ test('auto-normalised style terms are relative Gram errors Σ(G−A)²/ΣA²', a
 
 test('texture synthesis at 64 px: style distance under an independent network ≥ 5× below colour-matched noise', async () => {
   const engine = await resolveEngine();
-  const raw = await readImage(path.join(shared, 'starry_night.jpg'));
+  const raw = await readImage(path.join(images, 'starry_night.jpg'));
   const style = toPlanar(await resizeImage(raw, 64, 40));
   const net = untrainedNet(DEFAULT_UNTRAINED);
   const layers = net.defaults!.style.map((s) => s.layer).filter((l) => net.minSide([l]) <= 40);
   const spec0 = {
-    net, width: 64, height: 40, content: [], style: layers.map((layer) => ({ layer, weight: 1 })),
-    contentFactor: PRESETS.paper.contentFactor, styleFactor: PRESETS.paper.styleFactor, alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
+    net, width: 64, height: 40, content: [], style: layers.map((layer) => ({ unit: gramStyle('paper'), layer, weight: 1 })),
+    alpha: 0, beta: 1, gamma: 0, tv: 'l2' as const,
   };
   // Colour-matched noise: each pixel drawn with the painting's per-channel mean and spread.
   const n = 64 * 40;
@@ -94,8 +93,8 @@ test('texture synthesis at 64 px: style distance under an independent network �
     return { m, s: Math.sqrt(ch.reduce((a, v) => a + (v - m) ** 2, 0) / n) };
   });
   const noise: Image255 = { data: Float32Array.from({ length: 3 * n }, (_, i) => Math.min(255, Math.max(0, stats[Math.floor(i / n)]!.m + stats[Math.floor(i / n)]!.s * g()))), width: 64, height: 40 };
-  const targets = await computeTargets(engine, spec0, style, [{ image: style, weight: 1 }], { threads: 1 });
-  const problem = await StyleProblem.create(engine, autoNormalise(spec0, targets), targets, { threads: 1 });
+  const targeted = await computeTargets(engine, spec0, style, [{ image: style, weight: 1 }], { threads: 1 });
+  const problem = await StyleProblem.create(engine, autoNormalise(targeted), { threads: 1 });
   const r = await lbfgs((x) => problem.evaluate(x), Float32Array.from(noise.data), { maxEvals: 60 });
   await problem.dispose();
   const judge = untrainedNet({ kind: 'multiscale', sizes: [3, 9, 17], filters: 32, seed: 99 });

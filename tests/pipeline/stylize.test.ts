@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { stylize, StylizeEvent } from '../../src/pipeline/stylize.js';
 import { validateOptions } from '../../src/pipeline/options.js';
+import { score } from '../../src/pipeline/score.js';
+import { exitCodeOf } from '../../src/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const shared = path.join(root, '../shared/images');
+const shared = path.join(root, 'tests/fixtures/images');
 const net = path.join(root, 'tests/fixtures/reference/net-avg.safetensors');
 
 test('stylize emits start, iterate… and done in order, and stops on an AbortSignal with the current image', async () => {
@@ -40,7 +42,7 @@ test('the CLI with two blended styles, init from a file, original colours and sn
     const out = path.join(dir, 'mix.png');
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'),
-        path.join(shared, 'golden_gate.jpg'), path.join(shared, 'starry_night.jpg'), path.join(shared, 'the_scream.jpg'),
+        path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), path.join(shared, 'the_scream.jpg'),
         '--style-blend', '3,1', '--init', path.join(shared, 'shipwreck.jpg'), '--original-colors', '--snapshot-every', '2',
         '--weights', net, '--size', '64', '--iterations', '25', '-o', out, '-q'], { env: { ...process.env, IMPASTO_HOME: path.join(dir, 'cache') }, stdio: 'ignore' });
       child.on('close', resolve);
@@ -58,9 +60,31 @@ test('the CLI with two blended styles, init from a file, original colours and sn
 test('option validation says what was expected and what was received', () => {
   assert.throws(() => validateOptions({ size: 0 }), /invalid size: expected an integer ≥ 16 and ≤ 16384, received 0/);
   assert.throws(() => validateOptions({ pooling: 'median' as never }), /invalid pooling: expected one of max, avg, received 'median'/);
-  assert.throws(() => validateOptions({ styleLayers: ['relu1_1', 'relu2_1'], styleLayerWeights: [1] }), /invalid styleLayerWeights: expected 2 weights, one per layer of relu1_1, relu2_1; received 1/);
   assert.throws(() => validateOptions({ colour: 1 } as never), /unknown option 'colour'; expected one of: weights, network/);
   assert.equal(validateOptions({}).preset, 'paper');
+});
+
+test('stylize and score share one set-up: the same bad options give the same error from both', async () => {
+  const image = path.join(shared, 'tubingen.jpg');
+  const style = path.join(shared, 'starry_night.jpg');
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ styleLayers: ['relu1_1', 'relu2_1'], styleLayerWeights: [1] }, /invalid --style-layer-weights: expected 2 weights, one per layer of relu1_1, relu2_1; received 1/],
+    [{ styleBlend: [0] }, /invalid --style-blend: the weights must not all be zero, received 0/],
+    [{ styleBlend: [1, 2] }, /invalid --style-blend: expected 1 weights, one per style image; received 2/],
+    [{ styleLayers: ['relu1_1', 'relu1_1'] }, /invalid --style-layers: relu1_1 named more than once/],
+    [{ contentLayers: ['relu9_9'] }, /unknown layer name 'relu9_9' for vgg19/],
+    [{ preset: 'gatys' }, /invalid preset: expected one of paper, .*, received 'gatys'/],
+  ];
+  for (const [bad, message] of cases) {
+    const common = { ...bad, weights: net, size: 32, iterations: 1, threads: 1 } as unknown as Record<string, never>;
+    const fromStylize = await stylize({ ...common, content: image, style }).then(() => null, (e: Error) => e);
+    const fromScore = await score({ ...common, image, content: image, style }).then(() => null, (e: Error) => e);
+    assert.ok(fromStylize && fromScore, `both refuse ${JSON.stringify(bad)}`);
+    assert.match(fromStylize.message, message);
+    assert.equal(fromScore.message, fromStylize.message);
+    assert.equal(fromScore.constructor, fromStylize.constructor);
+    assert.equal(exitCodeOf(fromStylize), 2, `${fromStylize.message} is a usage error (exit 2)`);
+  }
 });
 
 test('without --weights a cached VGG-19 is used when present, else the offline network with a notice', async () => {

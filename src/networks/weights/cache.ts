@@ -15,10 +15,12 @@ import path from 'node:path';
 import { VggWeights } from '../vgg.js';
 import { loadWeightsFile, sniffFormat } from './load.js';
 import { NamedTensor, writeSafetensors } from './safetensors.js';
+import { EXIT_CODES } from '../../errors.js';
 
 /** A cache or download failure, with what to do. */
 export class WeightsCacheError extends Error {
   override name = 'WeightsCacheError';
+  readonly exitCode: number = EXIT_CODES.input;
 }
 
 /** The cache root (see the file header). */
@@ -45,7 +47,7 @@ export interface WeightSource {
 
 const OXFORD = 'VGG weights by K. Simonyan and A. Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", arXiv:1409.1556, licensed CC BY 4.0';
 
-/** Published VGG weight files (facts from shared/docs/weights.md, with its sources). */
+/** Published VGG weight files (sizes, hashes and licences as each host publishes them). */
 export const WEIGHT_SOURCES: readonly WeightSource[] = [
   {
     id: 'vgg19-keras', arch: 'vgg19', source: 'keras', file: 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',

@@ -1,6 +1,8 @@
 /**
- * A minimal Python unpickler (protocols 0–5, the opcodes `torch.save` emits), enough to read a
- * PyTorch state_dict. It executes nothing: globals are resolved through a small table of known
+ * A minimal Python unpickler for the binary opcodes that `torch.save` emits (protocol 2, the
+ * default of torch.save, and the framing/memo opcodes of protocols 4 and 5), enough to read a
+ * PyTorch state_dict. Protocol-0 and 1 text opcodes (INT, STRING, PUT, GET, …) other than GLOBAL are
+ * not handled: such a file is refused as an unknown opcode. It executes nothing: globals are resolved through a small table of known
  * constructors (OrderedDict, torch's tensor-rebuild functions, storage classes); any other global
  * becomes an opaque `PyGlobal` value, so an untrusted file cannot run code.
  */

@@ -7,6 +7,7 @@
  * tensors and checks every offset against the file's size, so a truncated file is reported, not
  * read past.
  */
+import { EXIT_CODES } from '../../errors.js';
 
 /** A tensor read from or written to a safetensors file, float32, row-major. */
 export interface NamedTensor {
@@ -17,6 +18,7 @@ export interface NamedTensor {
 /** A decoding failure: what was expected and what the file holds. */
 export class WeightFormatError extends Error {
   override name = 'WeightFormatError';
+  readonly exitCode: number = EXIT_CODES.input;
 }
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };

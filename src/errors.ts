@@ -1,0 +1,31 @@
+/**
+ * Exit codes, and the error types that carry them. The CLI exits with `exitCode` of the error it
+ * caught (1 for anything else: a bug, never a user's mistake); the library's callers can branch
+ * on the class or on the code.
+ *
+ * | code | meaning |
+ * |---|---|
+ * | 0 | done |
+ * | 1 | unexpected failure (a bug: please report it, with IMPASTO_DEBUG=1 for the stack) |
+ * | 2 | bad usage: an unknown or invalid option, layer or preset (`OptionError`, `GraphBuildError`) |
+ * | 3 | unreadable or invalid input: an image, a weight file, the cache, or a failed download (`ImageError`, `WeightFormatError`, `WeightsCacheError`) |
+ * | 4 | the loss became NaN or infinite (the last good image is written) |
+ * | 130 | interrupted (Ctrl-C, SIGTERM, or an aborted signal; the current image is written) |
+ */
+export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, interrupted: 130 } as const;
+
+/** An invalid option or argument; the message says what was expected, what was received, what to do. */
+export class OptionError extends Error {
+  override name = 'OptionError';
+  readonly exitCode: number = EXIT_CODES.usage;
+}
+
+/** The exit code for an error thrown by Impasto: the error's own, 130 for an abort, else 1. */
+export function exitCodeOf(err: unknown): number {
+  if (err && typeof err === 'object') {
+    const code = (err as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number') return code;
+    if ((err as { name?: unknown }).name === 'AbortError') return EXIT_CODES.interrupted;
+  }
+  return EXIT_CODES.unexpected;
+}

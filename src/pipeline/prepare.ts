@@ -1,0 +1,242 @@
+/**
+ * The one problem set-up, shared by `stylize`, `score` and the benchmarks (and by every scale,
+ * tile, job or frame that comes later):
+ *
+ *   load → size → network → objective (validated here, where the network is known)
+ *        → targets → normalise → graph and session
+ *
+ * Each stage is a function below; `prepareProblem` calls them in that order and returns the
+ * problem ready to evaluate. Options are validated once, here.
+ */
+import { resolveEngine, type Engine } from '../engine/index.js';
+import { sizeByArea, sizeByLongestSide } from '../image/color.js';
+import { readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
+import { contentUnit } from '../losses/content.js';
+import { autoNormalise, type ObjectiveSpec, type TargetedObjective } from '../losses/objective.js';
+import { getPreset, type Preset } from '../losses/presets.js';
+import { STYLE_LOSSES } from '../losses/registry.js';
+import type { TermSpec } from '../losses/unit.js';
+import type { FeatureNet } from '../networks/feature-net.js';
+import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
+import { randomVggWeights, vggNet } from '../networks/vgg.js';
+import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
+import { OptionError, StylizeOptions, validateOptions } from './options.js';
+import { computeTargets, Image255, StyleProblem, StyleSource } from './problem.js';
+
+/** An input image: a file path or decoded 8-bit RGB. */
+export type ImageInput = string | RgbImage;
+
+/** What a problem is made of: the images, and every option (validated here). */
+export interface ProblemRequest extends Partial<StylizeOptions> {
+  content: ImageInput;
+  style: ImageInput | ImageInput[];
+}
+
+/** Where the set-up runs and whom it tells. */
+export interface SetupControl {
+  /** Engine to use (default: the one `engine` names). */
+  engine?: Engine;
+  /** One-line notices for the user (network choice, dropped layers). */
+  onNotice?: (message: string) => void;
+  /** Checked between stages: an aborted signal stops the set-up with its reason. */
+  signal?: AbortSignal;
+}
+
+/** A problem ready to evaluate, with everything that went into it. */
+export interface PreparedProblem {
+  readonly options: StylizeOptions;
+  readonly preset: Preset;
+  readonly net: FeatureNet;
+  /** The generated image's size in px. */
+  readonly width: number;
+  readonly height: number;
+  /** The content image at the output size. */
+  readonly content: Image255;
+  /** The style images at their working sizes, with blend weights summing to 1. */
+  readonly styles: readonly StyleSource[];
+  /** The objective with its targets and final (possibly auto-normalised) layer weights. */
+  readonly objective: TargetedObjective;
+  readonly autoNormalised: boolean;
+  /** The objective graph on its session; dispose it when done. */
+  readonly problem: StyleProblem;
+}
+
+// --- stages ------------------------------------------------------------------------------------
+
+async function loadInput(input: ImageInput): Promise<RgbImage> {
+  return typeof input === 'string' ? readImage(input) : input;
+}
+
+/** Output size from the content image's size and the options. */
+export function planSize(content: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area'>): { width: number; height: number } {
+  return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
+}
+
+/**
+ * A style image's size: `styleScale` × the output's longest side (or area), its own aspect ratio.
+ * `output` is the generated image's size (from `planSize`, or the scored image's).
+ */
+export function styleSize(style: { width: number; height: number }, output: { width: number; height: number }, o: Pick<StylizeOptions, 'area' | 'styleScale'>): { width: number; height: number } {
+  const longest = Math.max(output.width, output.height);
+  return planSize(style, { size: Math.round(longest * o.styleScale), area: o.area && Math.round(output.width * output.height * o.styleScale ** 2) });
+}
+
+/** Blend weights b_k, one per style image, normalised to sum 1. @throws OptionError */
+export function blendWeights(o: StylizeOptions, count: number): number[] {
+  if (count === 0) throw new OptionError('expected at least one style image, received none');
+  const raw = o.styleBlend ?? new Array<number>(count).fill(1);
+  if (raw.length !== count) {
+    throw new OptionError(`invalid --style-blend: expected ${count} weights, one per style image; received ${raw.length}`);
+  }
+  const sum = raw.reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new OptionError(`invalid --style-blend: the weights must not all be zero, received ${raw.join(',')}`);
+  return raw.map((w) => w / sum);
+}
+
+/** The feature network named by the options: a weight file, or an untrained network (with a notice). */
+export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: (m: string) => void): Promise<FeatureNet> {
+  const pooling = o.pooling ?? preset.pooling;
+  if (o.weights) return vggNet(await loadWeightsCached(o.weights, cacheDir(), notice), pooling);
+  if (o.network === 'auto') {
+    const cached = await cachedDefault();
+    if (cached) return vggNet(await loadWeightsCached(cached, cacheDir(), notice), pooling);
+  }
+  if (o.network === 'offline' || o.network === 'auto') {
+    const net = untrainedNet({ ...DEFAULT_UNTRAINED, seed: o.seed });
+    notice(`no VGG-19 weights: using the offline network, an untrained lower-quality tier; run 'impasto weights fetch' once to download VGG-19 (80 MB) for the paper's results`);
+    return net;
+  }
+  const arch = o.network === 'random-vgg16' ? 'vgg16' : 'vgg19';
+  notice(`using ${arch} with seeded random weights (seed ${o.seed}), a lower-quality tier than pretrained VGG-19`);
+  return vggNet(randomVggWeights(arch, o.seed), pooling);
+}
+
+/**
+ * The objective from the options, the preset and the network, validated against the network.
+ *
+ * Layers: the options', else the network's own defaults (the offline network has its own), else
+ * the preset's. Layer weights: the options' (one per layer), else the network's own for its own
+ * default layers, else 1 for each content layer and the preset's w_l for each style layer.
+ * @param smallestSide the smallest side (px) of the output and style images: the network's own
+ *        default style layers that need more are dropped, with `notice` told which.
+ * @throws OptionError for unknown or repeated layers and lists of the wrong length;
+ *         GraphBuildError (from the network) for unknown layer names.
+ */
+export function objectiveSpec(
+  o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number },
+  smallestSide = Infinity, notice: (m: string) => void = () => {},
+): ObjectiveSpec {
+  const own = net.defaults;
+  const content = contentUnit(preset.content);
+  const style = STYLE_LOSSES[o.styleLoss](preset);
+
+  let ownStyle = own?.style ?? [];
+  if (own && !o.styleLayers) {
+    // The network's own style layers that need more pixels than the smallest image has are
+    // dropped (with a notice) rather than refused: they are defaults, not the user's choice.
+    const fits = ownStyle.filter((l) => net.minSide([l.layer]) <= smallestSide);
+    const dropped = ownStyle.filter((l) => !fits.includes(l));
+    if (dropped.length && fits.length) {
+      notice(`style layers ${dropped.map((l) => l.layer).join(', ')} need more than the ${smallestSide} px of the smallest image side; using ${fits.map((l) => l.layer).join(', ')}`);
+      ownStyle = fits;
+    }
+  }
+  /** Names and weights of one role's layers; validated against the network. */
+  const layers = (
+    what: 'content' | 'style', given: readonly string[] | undefined, weights: readonly number[] | undefined,
+    ownList: readonly { layer: string; weight: number }[] | undefined, presetLayers: readonly string[], presetWeight: (layer: string) => number,
+  ) => {
+    const names = given ?? ownList?.map((l) => l.layer) ?? presetLayers;
+    net.checkLayers(names);
+    const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+    if (repeated.length) throw new OptionError(`invalid --${what}-layers: ${repeated.join(', ')} named more than once; name each layer once`);
+    if (weights && weights.length !== names.length) {
+      throw new OptionError(`invalid --${what}-layer-weights: expected ${names.length} weights, one per layer of ${names.join(', ')}; received ${weights.length}`);
+    }
+    return names.map((layer, i) => ({ layer, weight: weights?.[i] ?? (!given && ownList ? ownList[i]!.weight : presetWeight(layer)) }));
+  };
+  const contentLayers = layers('content', o.contentLayers, o.contentLayerWeights, own?.content, preset.contentLayers, () => 1);
+  const styleLayers = layers('style', o.styleLayers, o.styleLayerWeights, own ? ownStyle : undefined, preset.styleLayers, (l) => preset.styleLayerWeight(net.channels(l)));
+  return {
+    net,
+    width: size.width,
+    height: size.height,
+    content: contentLayers.map(({ layer, weight }): TermSpec => ({ unit: content, layer, weight })),
+    style: styleLayers.map(({ layer, weight }): TermSpec => ({ unit: style, layer, weight })),
+    alpha: o.contentWeight ?? own?.alpha ?? preset.alpha,
+    beta: o.styleWeight ?? own?.beta ?? preset.beta,
+    gamma: o.tvWeight ?? preset.gamma,
+    tv: o.tv ?? preset.tv,
+  };
+}
+
+/** Engine session options from the stylisation options. */
+export function sessionOptions(o: StylizeOptions): { threads?: number; executionProviders: string[] } {
+  return { threads: o.threads, executionProviders: o.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] };
+}
+
+/** Auto-normalisation applies when asked, or by the network's default unless layer weights are given. */
+export function wantsAutoNormalise(o: StylizeOptions, net: FeatureNet): boolean {
+  return o.autoNormalise ?? (Boolean(net.defaults?.autoNormalise) && !o.styleLayerWeights && !o.contentLayerWeights);
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('the set-up was aborted', 'AbortError');
+}
+
+// --- the set-up --------------------------------------------------------------------------------
+
+/**
+ * Sets up one problem.
+ * @param outputSize the generated image's size; default: the content image's, sized by the
+ *        options (`size` or `area`). `score` passes the scored image's size.
+ * @throws OptionError, ImageError, WeightFormatError or GraphBuildError with a message that says
+ *         what was expected, what was received and what to do.
+ */
+export async function prepareProblem(
+  request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number },
+): Promise<PreparedProblem> {
+  const { content: contentInput, style: styleInput, ...rest } = request;
+  const o = validateOptions(rest);
+  const notice = control.onNotice ?? (() => {});
+  const preset = getPreset(o.preset);
+  const styleInputs = Array.isArray(styleInput) ? styleInput : [styleInput];
+  const blend = blendWeights(o, styleInputs.length);
+
+  // load
+  checkAborted(control.signal);
+  const contentRaw = await loadInput(contentInput);
+  const stylesRaw = await Promise.all(styleInputs.map(loadInput));
+
+  // size
+  const size = outputSize ?? planSize(contentRaw, o);
+  const styleSizes = stylesRaw.map((s) => styleSize(s, size, o));
+
+  // network and objective
+  checkAborted(control.signal);
+  const net = await resolveNetwork(o, preset, notice);
+  const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
+  const spec = objectiveSpec(o, preset, net, size, smallest, notice);
+  const layerList = [...spec.content, ...spec.style].map((l) => l.layer);
+  const minSide = net.minSide(layerList);
+  for (const [what, s] of [['output', size] as const, ...styleSizes.map((s) => ['style image', s] as const)]) {
+    if (s.width < minSide || s.height < minSide) {
+      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
+    }
+  }
+  const content = toPlanar(await resizeImage(contentRaw, size.width, size.height));
+  const styles = await Promise.all(stylesRaw.map(async (s, i) => ({ image: toPlanar(await resizeImage(s, styleSizes[i]!.width, styleSizes[i]!.height)), weight: blend[i]! })));
+
+  // targets and normalisation
+  checkAborted(control.signal);
+  const engine = control.engine ?? (await resolveEngine(o.engine));
+  const sessionOpts = sessionOptions(o);
+  const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
+  const normalised = wantsAutoNormalise(o, net);
+  const objective = normalised ? autoNormalise(targeted) : targeted;
+
+  // graph and session
+  checkAborted(control.signal);
+  const problem = await StyleProblem.create(engine, objective, sessionOpts);
+  return { options: o, preset, net, width: size.width, height: size.height, content, styles, objective, autoNormalised: normalised, problem };
+}
