@@ -77,3 +77,69 @@ test('Adam gets within 1e-2 of the Rosenbrock minimum', async () => {
   const r = await adam(rosenbrock, Float32Array.from([-1.2, 1]), { maxEvals: 20000, lr: 0.01 });
   assert.ok(maxDiff(r.x, 1) < 2e-2, `x = ${Array.from(r.x)}`);
 });
+
+test('L-BFGS (strong Wolfe) shrinks a trial step whose loss is NaN and still reaches the minimum', async () => {
+  // ½Σ(x−5)² in 100-D; the first trial point beyond x_i = 0.5 gives NaN (a transient overflow).
+  // From x0 = 0 the widening (×10 per trial) reaches x = 1 there, and must shrink back towards the
+  // last good point rather than give up.
+  let nans = 0;
+  const f: Objective = async (x) => {
+    if (nans === 0 && x.some((v) => v > 0.5)) {
+      nans++;
+      return { loss: NaN, grad: new Float32Array(x.length).fill(NaN) };
+    }
+    let loss = 0;
+    const grad = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      loss += 0.5 * (x[i]! - 5) ** 2;
+      grad[i] = x[i]! - 5;
+    }
+    return { loss, grad, terms: { quad: loss } };
+  };
+  const r = await lbfgs(f, new Float32Array(100), { maxEvals: 60 });
+  assert.ok(nans > 0, 'the NaN region was hit');
+  assert.ok(maxDiff(r.x, 5) < 1e-3, `x = ${Array.from(r.x)}`);
+  assert.equal(r.terms.quad, r.loss, 'the terms are those of the returned point');
+});
+
+test('L-BFGS widens a first step too small to change a float32 loss beyond rounding, instead of giving up', async () => {
+  // f = fround(1 + 1e-7·Σ(x−1)²) in 10-D from x0 = 0: the first trial step, min(1, 1/‖g‖₁), moves
+  // x by 2e-7, which changes f by ~4e-13, far below float32 rounding (6e-8 at 1).
+  const n = 10;
+  let calls = 0;
+  const f: Objective = async (x) => {
+    calls++;
+    let q = 0;
+    const grad = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      q += (x[i]! - 1) ** 2;
+      grad[i] = 2e-7 * (x[i]! - 1);
+    }
+    return { loss: Math.fround(1 + 1e-7 * q), grad };
+  };
+  const steps: number[] = [];
+  const r = await lbfgs(f, new Float32Array(n), { maxEvals: 80, onStep: (s) => { steps.push(s.evaluations); } });
+  assert.ok(steps[0]! >= 6, `the first step widened over several trials (accepted after ${steps[0]} evaluations)`);
+  assert.ok(maxDiff(r.x, 1) < 0.05, `x = ${Array.from(r.x).map((v) => v.toFixed(3))}`);
+  assert.ok(r.loss < Math.fround(1 + 1e-6), `loss ${r.loss}`);
+  assert.ok(calls <= 80);
+});
+
+test('Adam reports each step with the loss and terms of the image it reports, and returns an evaluated point', async () => {
+  const seen = new Map<string, number>();
+  const f: Objective = async (x) => {
+    const loss = x.reduce((a, v) => a + (v - 3) ** 2, 0);
+    seen.set(Array.from(x).join(), loss);
+    return { loss, grad: x.map((v) => 2 * (v - 3)), terms: { quad: loss } };
+  };
+  const r = await adam(f, new Float32Array(3), {
+    maxEvals: 12, lr: 0.5,
+    onStep: (s) => {
+      assert.equal(seen.get(Array.from(s.x).join()), s.loss, `step ${s.iteration}: the loss is that of the image reported`);
+      assert.equal(s.terms.quad, s.loss);
+    },
+  });
+  assert.equal(r.evaluations, 12);
+  assert.equal(r.iterations, 11);
+  assert.equal(seen.get(Array.from(r.x).join()), r.loss, 'the returned image was evaluated, with the returned loss');
+});

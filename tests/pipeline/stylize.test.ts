@@ -13,6 +13,8 @@ import sharp from 'sharp';
 import { stylize, StylizeEvent } from '../../src/pipeline/stylize.js';
 import { validateOptions } from '../../src/pipeline/options.js';
 import { score } from '../../src/pipeline/score.js';
+import { prepareProblem } from '../../src/pipeline/prepare.js';
+import { readImage, resizeImage, type RgbImage } from '../../src/image/io-node.js';
 import { exitCodeOf } from '../../src/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,4 +131,66 @@ test('the offline network drops its default style layers that need more pixels t
   const notices = events.filter((e) => e.type === 'notice').map((e) => (e as { message: string }).message);
   assert.ok(notices.some((m) => /style layers scale5 need more than the 30 px of the smallest image side; using scale0, scale1, scale2, scale3, scale4/.test(m)), notices.join('\n'));
   assert.equal(events.at(-1)!.type, 'done');
+});
+
+test('--init FILE: the first iterate is that file, resized to the output', async () => {
+  const init = path.join(shared, 'shipwreck.jpg');
+  const firsts: RgbImage[] = [];
+  // One evaluation: L-BFGS returns the point it evaluated, which is the start.
+  const r = await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1, threads: 1, init });
+  firsts.push(r.image);
+  const expected = await resizeImage(await readImage(init), 64, 48);
+  let maxDiff = 0;
+  for (let i = 0; i < expected.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(expected.data[i]! - r.image.data[i]!));
+  assert.equal(r.iterations, 0);
+  assert.ok(maxDiff <= 1, `max difference from the resized init file: ${maxDiff} levels`);
+  // And the loss reported for it is the score of that image.
+  const s = await score({ image: expected, content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, threads: 1 });
+  assert.ok(Math.abs(s.total - r.initialLoss) <= 1e-5 * s.total, `score ${s.total} vs initial loss ${r.initialLoss}`);
+});
+
+test('--original-colors: the output keeps the content image’s chroma (BT.601 Cb, Cr) within rounding', async () => {
+  const request = { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 20, threads: 1, styleWeight: 1e5 };
+  const plain = await stylize(request);
+  const kept = await stylize({ ...request, originalColors: true });
+  const content = await resizeImage(await readImage(path.join(shared, 'tubingen.jpg')), 64, 48);
+  const chroma = (img: RgbImage, i: number) => {
+    const [r, g, b] = [img.data[3 * i]!, img.data[3 * i + 1]!, img.data[3 * i + 2]!];
+    return [-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b];
+  };
+  const dist = (img: RgbImage) => {
+    const d: number[] = [];
+    for (let i = 0; i < 64 * 48; i++) {
+      const [a, b] = [chroma(img, i), chroma(content, i)];
+      d.push(Math.max(Math.abs(a[0]! - b[0]!), Math.abs(a[1]! - b[1]!)));
+    }
+    return d.sort((x, y) => x - y);
+  };
+  const withColours = dist(kept.image);
+  const without = dist(plain.image);
+  // Rounding to 8 bits moves Cb/Cr by at most ~1 level; clipping at 0 or 255 can move a few more.
+  assert.ok(withColours[Math.floor(0.99 * withColours.length)]! <= 1.5, `99th percentile chroma difference ${withColours[Math.floor(0.99 * withColours.length)]}`);
+  assert.ok(without[Math.floor(0.5 * without.length)]! > 3, `without the option the chroma changes (median ${without[Math.floor(0.5 * without.length)]})`);
+});
+
+test('--style-blend: each blended target lies between the single-style targets, at the blend weights', async () => {
+  const styles = [path.join(shared, 'starry_night.jpg'), path.join(shared, 'the_scream.jpg')];
+  for (const styleLoss of ['gram', 'mean-std'] as const) {
+    const setup = (style: string[], styleBlend?: number[]) =>
+      prepareProblem({ content: path.join(shared, 'tubingen.jpg'), style, styleBlend, styleLoss, weights: net, size: 64, threads: 1 });
+    const [a, b, mix] = await Promise.all([setup([styles[0]!]), setup([styles[1]!]), setup(styles, [3, 1])]);
+    for (const p of [a, b, mix]) await p.problem.dispose();
+    const stat = styleLoss === 'gram' ? 'gram' : 'mean';
+    for (let l = 0; l < mix.objective.style.length; l++) {
+      const get = (p: typeof a) => (p.objective.style[l]!.target.tensors as Record<string, { data: Float32Array }>)[stat]!.data;
+      const [ta, tb, tm] = [get(a), get(b), get(mix)];
+      let worst = 0;
+      for (let i = 0; i < tm.length; i++) {
+        const expected = 0.75 * ta[i]! + 0.25 * tb[i]!;
+        worst = Math.max(worst, Math.abs(tm[i]! - expected) / (Math.abs(ta[i]!) + Math.abs(tb[i]!) + 1e-6));
+        assert.ok(tm[i]! >= Math.min(ta[i]!, tb[i]!) - 1e-3 * Math.abs(ta[i]! - tb[i]!) - 1e-6 && tm[i]! <= Math.max(ta[i]!, tb[i]!) + 1e-3 * Math.abs(ta[i]! - tb[i]!) + 1e-6, `${styleLoss} ${mix.objective.style[l]!.layer}[${i}] lies between`);
+      }
+      assert.ok(worst < 1e-5, `${styleLoss} ${mix.objective.style[l]!.layer}: blend is ¾·A₁ + ¼·A₂ (worst ${worst})`);
+    }
+  }
 });
