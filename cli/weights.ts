@@ -36,9 +36,17 @@ export async function runWeights(argv: string[]): Promise<number> {
     const arch = positionals[0] ?? 'vgg19';
     if (arch !== 'vgg19' && arch !== 'vgg16') throw new OptionError(`impasto weights fetch expects vgg19 or vgg16, received '${arch}'`);
     const known = flags.url ? null : findSource(arch, flags.source ?? 'keras');
-    if (flags.url && !flags.sha256 && !flags.md5) throw new OptionError('--url needs --sha256 (or --md5) so the download can be verified');
-    const file = known?.file ?? decodeURIComponent(path.basename(new URL(flags.url!).pathname)) ?? 'weights.bin';
-    const hash = flags.sha256 ? `sha256:${flags.sha256}` : flags.md5 ? `md5:${flags.md5}` : known?.hash;
+    if (flags.url && flags.sha256 === undefined && flags.md5 === undefined) throw new OptionError('--url needs --sha256 (or --md5) so the download can be verified');
+    for (const [algo, hexLength] of [['sha256', 64], ['md5', 32]] as const) {
+      const v = flags[algo];
+      if (v !== undefined && !new RegExp(`^[0-9a-fA-F]{${hexLength}}$`).test(v)) {
+        throw new OptionError(`invalid --${algo}: expected ${hexLength} hexadecimal digits, received '${v}'`);
+      }
+    }
+    const hash = flags.sha256 ? `sha256:${flags.sha256.toLowerCase()}` : flags.md5 ? `md5:${flags.md5.toLowerCase()}` : known?.hash;
+    // A mirror's file is named by its checksum, never by the URL's path: a name taken from the URL
+    // (e.g. '..%2F..%2Fescaped.bin') could point outside the cache, or shadow a published file.
+    const file = known?.file ?? `${hash!.replace(':', '-')}.weights`;
     const bar = new Progress(process.stderr, { enabled: true, format: (done, total) => `${mb(done)}${total ? ` / ${mb(total)}` : ''}` });
     bar.start(null, `fetching ${file}`);
     const target = await fetchWeights({

@@ -142,6 +142,40 @@ test('HTTP_PROXY is honoured for http URLs', async () => {
   assert.deepEqual((await cacheState(dir)).models, ['w.bin']);
 });
 
+test('weights fetch --url never takes the cache file name from the URL: a path-traversal name stays inside the cache', async () => {
+  const dir = path.join(tmp, 'traversal');
+  await mkdir(dir, { recursive: true });
+  const escaped = path.join(tmp, 'escaped.bin');
+  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), 'weights', 'fetch',
+      '--url', `${base}/ok/x/..%2F..%2F..%2Fescaped.bin`, '--sha256', sha], { env: { ...process.env, IMPASTO_HOME: dir, NO_PROXY: '*' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+  // The server answers 404 for that path; whatever the outcome, nothing may appear outside the cache.
+  await assert.rejects(readFile(escaped), /ENOENT/);
+  await assert.rejects(readFile(`${escaped}.source`), /ENOENT/);
+  for (const f of (await cacheState(dir)).models) assert.match(f, /^sha256-[0-9a-f]{64}\.weights$/);
+  assert.ok(r.code === 0 || r.code === 3, r.err);
+});
+
+test('weights fetch checks --sha256 and --md5 are hexadecimal digests of the right length', async () => {
+  for (const [flag, value] of [['--sha256', ''], ['--sha256', 'abc'], ['--md5', 'zz'.repeat(16)]]) {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), 'weights', 'fetch',
+        '--url', `${base}/ok/w.bin`, `${flag}=${value}`], { env: { ...process.env, IMPASTO_HOME: path.join(tmp, 'hexcheck'), NO_PROXY: '*' } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => resolve({ code, err }));
+    });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`invalid ${flag}: expected (64|32) hexadecimal digits`));
+  }
+});
+
 test('two processes fetching the same file at once: one download, both succeed', async () => {
   const dir = path.join(tmp, 'concurrent');
   await mkdir(dir, { recursive: true });
@@ -157,10 +191,10 @@ test('two processes fetching the same file at once: one download, both succeed',
   const [a, b] = await Promise.all([run(), run()]);
   assert.equal(a.code, 0, a.err);
   assert.equal(b.code, 0, b.err);
-  assert.equal(a.out.trim(), path.join(dir, 'models', 'w.bin'));
+  assert.equal(a.out.trim(), path.join(dir, 'models', `sha256-${sha}.weights`), 'a mirror file is named by its checksum');
   assert.equal(b.out.trim(), a.out.trim());
   assert.equal(hits['/slow/w.bin'], 1, 'the file was downloaded once');
-  assert.match(a.err + b.err, /another process \(pid \d+\) is downloading w\.bin; waiting for it/);
+  assert.match(a.err + b.err, /another process \(pid \d+\) is downloading sha256-[0-9a-f]{64}\.weights; waiting for it/);
   assert.deepEqual(await readFile(a.out.trim()), payload);
 });
 
