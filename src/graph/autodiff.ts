@@ -134,6 +134,10 @@ export class Tape {
   sqrt(x: Value, label: string): Value {
     return this.apply(ops.Sqrt, [x], {}, label)[0]!;
   }
+  /** tr(A^½) of A [N,N] with real positive eigenvalues, by `iterations` Newton–Schulz steps (ops.ts). */
+  traceSqrtm(a: Value, iterations: number, label: string): Value {
+    return this.apply(ops.TraceSqrtm, [a], { iterations }, label)[0]!;
+  }
   reduceSum(x: Value, label: string, attrs: ops.ReduceAttrs = {}): Value {
     return this.apply(ops.ReduceSum, [x], attrs, label)[0]!;
   }

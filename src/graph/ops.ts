@@ -406,6 +406,53 @@ export const Sqrt: OpRule<Record<string, never>> = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// TraceSqrtm: y = tr(A^½) for A [N,N] whose eigenvalues are real and positive (A = P·Q with P, Q
+// symmetric positive definite, or A itself SPD), by the coupled Newton–Schulz iteration
+// (Higham 2008, eq. 6.35) on Y₀ = A/c, Z₀ = I with c = tr(A):
+//   T = ½(3I − Z Y);  Y ← Y T;  Z ← T Z;   Y → (A/c)^½, Z → (A/c)^−½,   y = √c · tr(Y).
+// Every iterate is a polynomial in A, so the iteration needs only A's eigenvalues in (0, 1] after
+// the scaling (tr(A) ≥ the largest). Eigenvalues of A/c below ~1.5^−2k are not converged after
+// k iterations: callers regularise A so that none is that small.
+// VJP (implicit, not through the unrolled iteration): d tr(A^½) = ½ tr(A^−½ dA), so
+//   gA = g · ½ (A^−½)ᵀ = g · ½ Zᵀ / √c,
+// exact where the iteration has converged.
+// ---------------------------------------------------------------------------------------------
+
+/** Attributes of {@link TraceSqrtm}: the number of Newton–Schulz iterations. */
+export interface TraceSqrtmAttrs {
+  iterations: number;
+}
+
+export const TraceSqrtm: OpRule<TraceSqrtmAttrs> = {
+  forward(b, [a], { iterations }, label) {
+    if (a!.shape.length !== 2 || a!.shape[0] !== a!.shape[1]) fail(label, `trace of a square root needs a square matrix, received ${fmtShape(a!.shape)}`);
+    const n = a!.shape[0]!;
+    const eye = b.constant(`${label}.eye`, Float64Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 1 : 0)), [n, n]);
+    const c = b.emit1('ReduceSum', [b.emit1('Mul', [a!, eye], [n, n], { label }), b.ints([0, 1])], [], { attrs: { keepdims: 0 }, label });
+    let y = b.emit1('Div', [a!, c], [n, n], { label });
+    let z = eye;
+    const threeHalvesI = b.emit1('Mul', [eye, b.scalar(1.5)], [n, n], { label });
+    for (let k = 0; k < iterations; k++) {
+      const l = `${label}.ns${k}`;
+      const zy = b.emit1('MatMul', [z, y], [n, n], { label: l });
+      const tk = b.emit1('Sub', [threeHalvesI, b.emit1('Mul', [zy, b.scalar(0.5)], [n, n], { label: l })], [n, n], { label: l });
+      y = b.emit1('MatMul', [y, tk], [n, n], { label: l });
+      z = b.emit1('MatMul', [tk, z], [n, n], { label: l });
+    }
+    const rootC = b.emit1('Sqrt', [c], [], { label });
+    const trY = b.emit1('ReduceSum', [b.emit1('Mul', [y, eye], [n, n], { label }), b.ints([0, 1])], [], { attrs: { keepdims: 0 }, label });
+    return { outputs: [b.emit1('Mul', [trY, rootC], [], { label })], saved: [z, rootC] };
+  },
+  vjp({ b, saved: [z, rootC], label }, [g]) {
+    const l = `${label}.grad`;
+    const n = z!.shape[0]!;
+    const zt = transpose2d(b, z!, l);
+    const factor = b.emit1('Div', [b.emit1('Mul', [g!, b.scalar(0.5)], [], { label: l }), rootC!], [], { label: l });
+    return [b.emit1('Mul', [zt, factor], [n, n], { label: l })];
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // Reductions over `axes` (all axes when omitted), keepdims 0 or 1.
 //   ReduceSum: gx = expand(g).   ReduceMean: gx = expand(g)/count.   ReduceSumSquare: gx = 2·x·expand(g).
 // ---------------------------------------------------------------------------------------------

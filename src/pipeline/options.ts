@@ -96,7 +96,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'network', kind: 'string', doc: "network without --weights: auto (a cached VGG-19, else offline), the untrained offline network, or VGG with seeded random weights", default: 'auto', choices: ['auto', 'offline', 'random-vgg19', 'random-vgg16'] },
   { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, w_l ∝ 1/ΣA² (He et al. 2016)', defaultText: 'on for the offline network' },
   { key: 'preset', kind: 'string', doc: "loss normalisation, pooling and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: PRESET_NAMES },
-  { key: 'styleLoss', kind: 'string', doc: "style statistic: gram (the paper's), mean-std (per-channel mean and deviation)", default: 'gram', choices: Object.keys(STYLE_LOSSES) },
+  { key: 'styleLoss', kind: 'string', doc: "style statistic: gram (the paper's), mean-std (per-channel mean and deviation), w2 (Wasserstein-2 distance of Gaussian fits, crowsonkb's)", default: 'gram', choices: Object.keys(STYLE_LOSSES) },
   { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg; the reference tools use max)', defaultText: `preset (${Object.values(PRESETS).map((p) => `${p.name} ${p.pooling}`).join(', ')})`, choices: ['max', 'avg'] },
   { key: 'optimizer', kind: 'string', doc: 'optimiser', default: 'lbfgs', choices: ['lbfgs', 'adam'] },
   { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: LBFGS_DEFAULTS.lineSearch, choices: ['strong-wolfe', 'fixed'] },

@@ -87,6 +87,20 @@ test('impasto score --style-loss mean-std --json matches torch float64 per layer
   assert.ok(Math.abs(got.total - expected) <= 1e-5 * expected, `total ${got.total} vs ${expected}`);
 });
 
+test('impasto score --style-loss w2 --json matches torch float64: ≤ 1e-3 of the regularised formula, ≤ 1 % of the unregularised', async () => {
+  const ref = JSON.parse(await readFile(path.join(fixtures, 'score-expected-other.json'), 'utf8'));
+  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
+    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--style-loss', 'w2', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(got.style), Object.keys(ref.w2));
+  for (const [k, v] of Object.entries(ref.w2 as Record<string, number>)) {
+    assert.ok(Math.abs(got.style[k] - v) <= 1e-3 * Math.abs(v), `w2 ${k}: ${got.style[k]} vs torch (regularised) ${v}`);
+    const u = ref['w2-unregularised'][k] as number;
+    assert.ok(Math.abs(got.style[k] - u) <= 1e-2 * Math.abs(u), `w2 ${k}: ${got.style[k]} vs torch (unregularised) ${u}`);
+  }
+});
+
 test('stylising at 256 px with a VGG-19 weight file lowers the loss 10× from the content init and writes a valid PNG', async () => {
   const out = path.join(dir, 'styled.png');
   const r = await impasto([path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '-o', out,

@@ -178,3 +178,12 @@ test('shape errors name the layer and the sizes', () => {
   assert.throws(() => t.conv(x, w, undefined, { pads: [1, 1, 1, 1] }, 'conv1_1'), /conv1_1: weight expects 4 input channels but the input has 3/);
   assert.throws(() => t.add(x, b.input('y', [2, 3]), 'sum'), /sum: cannot broadcast shapes \[1,3,1,5\] and \[2,3\]/);
 });
+
+test('TraceSqrtm: tr(A^½) by Newton–Schulz, for SPD and for products of SPD matrices; implicit VJP', async () => {
+  // diag(4, 9): 2 + 3. P·Q with P = [[2,1],[1,2]], Q = diag(1, 4): eigenvalues of PQ = those of
+  // Q^½PQ^½ = [[2,2],[2,8]]: 5 ± √13, so tr((PQ)^½) = √(5+√13) + √(5−√13).
+  const tr = async (a: number[]) => (await forward('float64', [{ data: a, dims: [2, 2] }], (t, [x]) => t.traceSqrtm(x!, 40, 'ts'))).data[0]!;
+  assert.ok(Math.abs((await tr([4, 0, 0, 9])) - 5) < 1e-12);
+  assert.ok(Math.abs((await tr([2, 4, 1, 8])) - (Math.sqrt(5 + Math.sqrt(13)) + Math.sqrt(5 - Math.sqrt(13)))) < 1e-12);
+  await checkVjp64([[3, 3]], (t, [x]) => t.traceSqrtm(x!, 40, 'ts'), () => Float64Array.from([2, 0.3, 0.1, 0.2, 1.5, -0.2, 0.1, 0.1, 1]));
+});

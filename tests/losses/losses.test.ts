@@ -18,6 +18,7 @@ import type { Value } from '../../src/graph/builder.js';
 import { CONTENT_NORMALISATIONS, contentUnit } from '../../src/losses/content.js';
 import { GRAM_NORMALISATIONS, gramStyle, type GramNormalisation } from '../../src/losses/gram-style.js';
 import { meanStdStyle, MEAN_STD_EPS } from '../../src/losses/mean-std-style.js';
+import { w2Style, W2_ABSOLUTE_DELTA, W2_RELATIVE_DELTA } from '../../src/losses/w2-style.js';
 import { tvLoss } from '../../src/losses/tv.js';
 import { asFeatureMap, asImage } from '../../src/losses/types.js';
 import { PRESETS, getPreset, contentFactor, styleFactor } from '../../src/losses/presets.js';
@@ -64,6 +65,32 @@ test('mean–std style loss on the 2×2×2 example: (‖μ−μ_s‖² + ‖σ�
   assert.ok(Math.abs(v - (22.5 + (Math.sqrt(1.25) - 0.5) ** 2 + (Math.sqrt(1.25) - 2) ** 2) / 2) < 1e-5);
 });
 
+/** The W2 unit's term against constant μ_s [N] and Σ_s [N,N]. */
+const w2 = (t: Tape, f: Value, mean: number[], covariance: number[]) =>
+  w2Style.term(t, asFeatureMap(f), { mean: t.b.constant('mu', mean, [mean.length]), covariance: t.b.constant('cov', covariance, [mean.length, mean.length]) }, 'w2');
+
+test('W2 style loss on a 2×2×2 example with uncorrelated channels, by hand', async () => {
+  // Channel 0 [1,2,3,4]: μ 2.5, Σ_00 1.25; channel 1 [6,5,5,6]: μ 5.5, Σ_11 0.25; Σ_01 = 0.
+  // Target μ_s = (1, 2), Σ_s = diag(0.25, 4). Both diagonal, so tr(Σ_δ + Σ_s,δ − 2(Σ_δΣ_s,δ)^½)
+  // = Σ_i (√(a_i+δ) − √(b_i+δ))², with δ = 1e-3·tr(Σ_s)/N + 1e-8.
+  const delta = (W2_RELATIVE_DELTA * 4.25) / 2 + W2_ABSOLUTE_DELTA;
+  const expected = (1.5 ** 2 + 3.5 ** 2 + (Math.sqrt(1.25 + delta) - Math.sqrt(0.25 + delta)) ** 2 + (Math.sqrt(0.25 + delta) - Math.sqrt(4 + delta)) ** 2) / 2;
+  const v = await value([1, 2, 2, 2], [1, 2, 3, 4, 6, 5, 5, 6], (t, [f]) => w2(t, f!, [1, 2], [0.25, 0, 0, 4]));
+  assert.ok(Math.abs(v - expected) < 1e-12 * expected, `${v} vs ${expected}`);
+});
+
+test('W2 normalisation: unchanged when the image is tiled 2×2; its blend target is the mixture’s mean and covariance', async () => {
+  const small = await value([1, 2, 2, 2], F, (t, [f]) => w2(t, f!, [2, 5], [1, 0.2, 0.2, 2]));
+  const big = await value([1, 2, 4, 4], tiled(), (t, [f]) => w2(t, f!, [2, 5], [1, 0.2, 0.2, 2]));
+  assert.ok(Math.abs(big - small) < 1e-9 * small, `${big} vs ${small}`);
+  const stats = (mean: number[], cov: number[]) => ({ mean: { data: Float32Array.from(mean), dims: [2] }, covariance: { data: Float32Array.from(cov), dims: [2, 2] } });
+  // Means (0,0) and (2,0), covariance I each, equal weights: μ = (1,0) and
+  // Σ = ½(I + 0) + ½(I + (2,0)(2,0)ᵀ) − μμᵀ = [[3,0],[0,1]] − [[1,0],[0,0]] = [[2,0],[0,1]].
+  const mix = w2Style.target([{ stats: stats([0, 0], [1, 0, 0, 1]), weight: 0.5, positions: 4 }, { stats: stats([2, 0], [1, 0, 0, 1]), weight: 0.5, positions: 9 }], { channels: 2, positions: 4 });
+  assert.deepEqual([...mix.tensors.mean.data], [1, 0]);
+  assert.deepEqual([...mix.tensors.covariance.data], [2, 0, 0, 1]);
+});
+
 test('mean–std target of a blend is the mixture moments; one image gives its own', () => {
   const stats = (mean: number[], variance: number[]) => ({ mean: { data: Float32Array.from(mean), dims: [mean.length] }, variance: { data: Float32Array.from(variance), dims: [variance.length] } });
   const at = { channels: 2, positions: 16 };
@@ -93,11 +120,13 @@ test('total variation on [[1,2],[4,8]]: L2 form 62, L1 form 14', async () => {
   assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l1')), 14);
 });
 
-test('gradients of content, Gram style, mean–std style and both TV forms match float64 finite differences', async () => {
+test('gradients of content, Gram style, mean–std style, W2 style and both TV forms match float64 finite differences', async () => {
   const P = Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.cos(i));
   await checkVjp64([[1, 2, 3, 4]], (t, [f]) => content(t, f!, P));
   await checkVjp64([[1, 2, 3, 4]], (t, [f]) => paperStyle(t, f!, [1, 0.5, 0.5, 2]));
   await checkVjp64([[1, 3, 3, 4]], (t, [f]) => meanStd(t, f!, [0.3, -0.2, 0.1], [0.2, 0.5, 0.05]));
+  // W2: the gradient through Σ uses the implicit ½A^−½ᵀ of the Newton–Schulz op (converged here).
+  await checkVjp64([[1, 3, 3, 4]], (t, [f]) => w2(t, f!, [0.3, -0.2, 0.1], [0.5, 0.1, 0.05, 0.1, 0.4, -0.1, 0.05, -0.1, 0.3]));
   await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, asImage(x!), 'l2'));
   await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, asImage(x!), 'l1'));
 });
@@ -177,10 +206,13 @@ test('each unit’s auto-normalisation scale is its term at zero features', asyn
       gramStyle('paper').scale({ kind: 'gram', tensors: { gram: host([30, 70, 70, 174], [2, 2]) } }, at)],
     ['mean-std', await value([1, 2, 2, 2], Array.from(zeros), (t, [f]) => meanStd(t, f!, [2.5, 6.5], [1.25, 1.25])),
       meanStdStyle.scale({ kind: 'mean-std', tensors: { mean: host([2.5, 6.5], [2]), variance: host([1.25, 1.25], [2]) } }, at)],
+    ['w2', await value([1, 2, 2, 2], Array.from(zeros), (t, [f]) => w2(t, f!, [2.5, 6.5], [1.25, 0, 0, 1.25])),
+      w2Style.scale({ kind: 'w2', tensors: { mean: host([2.5, 6.5], [2]), covariance: host([1.25, 0, 0, 1.25], [2, 2]) } }, at)],
   ];
   for (const [name, atZero, scale] of cases) {
-    // mean–std: σ at zero features is √ε, not 0, so its scale differs from the term by O(√ε·σ_s).
-    const tol = name === 'mean-std' ? 2 * Math.sqrt(MEAN_STD_EPS) * 2 : 1e-9 * atZero;
+    // mean–std: σ at zero features is √ε, not 0, so its scale differs from the term by O(√ε·σ_s);
+    // w2: likewise by O(√δ·√tr Σ_s) from the regularisation.
+    const tol = name === 'mean-std' ? 2 * Math.sqrt(MEAN_STD_EPS) * 2 : name === 'w2' ? 4 * Math.sqrt(W2_RELATIVE_DELTA * 1.25) * Math.sqrt(1.25) : 1e-9 * atZero;
     assert.ok(Math.abs(atZero - scale) <= tol, `${name}: term at zero ${atZero}, scale ${scale}`);
   }
 });

@@ -52,7 +52,7 @@ before(async () => {
     switch (url.pathname) {
       case '/ok/w.bin':
       case '/slow/w.bin':
-        return serve(req, res, payload, url.pathname.startsWith('/slow') ? 20 : 0);
+        return serve(req, res, payload, url.pathname.startsWith('/slow') ? 100 : 0); // slow: ~1.5 s, so a second process started meanwhile finds the lock
       case '/cut/w.bin':
         if (cutOnce && !req.headers.range) {
           cutOnce = false;

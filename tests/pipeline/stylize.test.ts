@@ -175,7 +175,7 @@ test('--original-colors: the output keeps the content image’s chroma (BT.601 C
 
 test('--style-blend: each blended target lies between the single-style targets, at the blend weights', async () => {
   const styles = [path.join(shared, 'starry_night.jpg'), path.join(shared, 'the_scream.jpg')];
-  for (const styleLoss of ['gram', 'mean-std'] as const) {
+  for (const styleLoss of ['gram', 'mean-std', 'w2'] as const) {
     const setup = (style: string[], styleBlend?: number[]) =>
       prepareProblem({ content: path.join(shared, 'tubingen.jpg'), style, styleBlend, styleLoss, weights: net, size: 64, threads: 1 });
     const [a, b, mix] = await Promise.all([setup([styles[0]!]), setup([styles[1]!]), setup(styles, [3, 1])]);
