@@ -72,8 +72,8 @@ const w2 = (t: Tape, f: Value, mean: number[], covariance: number[]) =>
 test('W2 style loss on a 2×2×2 example with uncorrelated channels, by hand', async () => {
   // Channel 0 [1,2,3,4]: μ 2.5, Σ_00 1.25; channel 1 [6,5,5,6]: μ 5.5, Σ_11 0.25; Σ_01 = 0.
   // Target μ_s = (1, 2), Σ_s = diag(0.25, 4). Both diagonal, so tr(Σ_δ + Σ_s,δ − 2(Σ_δΣ_s,δ)^½)
-  // = Σ_i (√(a_i+δ) − √(b_i+δ))², with δ = 1e-3·tr(Σ_s)/N + 1e-8.
-  const delta = (W2_RELATIVE_DELTA * 4.25) / 2 + W2_ABSOLUTE_DELTA;
+  // = Σ_i (√(a_i+δ) − √(b_i+δ))², with δ = 1e-4·tr(Σ_s) + 1e-8.
+  const delta = W2_RELATIVE_DELTA * 4.25 + W2_ABSOLUTE_DELTA;
   const expected = (1.5 ** 2 + 3.5 ** 2 + (Math.sqrt(1.25 + delta) - Math.sqrt(0.25 + delta)) ** 2 + (Math.sqrt(0.25 + delta) - Math.sqrt(4 + delta)) ** 2) / 2;
   const v = await value([1, 2, 2, 2], [1, 2, 3, 4, 6, 5, 5, 6], (t, [f]) => w2(t, f!, [1, 2], [0.25, 0, 0, 4]));
   assert.ok(Math.abs(v - expected) < 1e-12 * expected, `${v} vs ${expected}`);
@@ -212,7 +212,7 @@ test('each unit’s auto-normalisation scale is its term at zero features', asyn
   for (const [name, atZero, scale] of cases) {
     // mean–std: σ at zero features is √ε, not 0, so its scale differs from the term by O(√ε·σ_s);
     // w2: likewise by O(√δ·√tr Σ_s) from the regularisation.
-    const tol = name === 'mean-std' ? 2 * Math.sqrt(MEAN_STD_EPS) * 2 : name === 'w2' ? 4 * Math.sqrt(W2_RELATIVE_DELTA * 1.25) * Math.sqrt(1.25) : 1e-9 * atZero;
+    const tol = name === 'mean-std' ? 2 * Math.sqrt(MEAN_STD_EPS) * 2 : name === 'w2' ? 4 * Math.sqrt(W2_RELATIVE_DELTA * 2.5) * Math.sqrt(1.25) : 1e-9 * atZero;
     assert.ok(Math.abs(atZero - scale) <= tol, `${name}: term at zero ${atZero}, scale ${scale}`);
   }
 });
