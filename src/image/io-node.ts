@@ -39,9 +39,18 @@ function describe(err: unknown): string {
 
 /**
  * Reads an image file as upright 8-bit sRGB.
- * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file.
+ * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file, or a path
+ *         that is not a regular file (a FIFO, a device, a directory).
  */
 export async function readImage(file: string): Promise<RgbImage> {
+  // Only a regular file: a FIFO would block the decoder forever, a device never ends.
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new ImageError(err.code === 'ENOENT' ? `cannot read image ${file}: the file does not exist; check the path` : `cannot read image ${file}: ${err.code ?? err.message}`);
+  });
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+    throw new ImageError(`cannot read image ${file}: it is ${kind}; expected an image file (JPEG, PNG, WebP, TIFF, GIF or AVIF)`);
+  }
   let meta: Metadata;
   try {
     meta = await sharp(file, { limitInputPixels: false }).metadata();

@@ -216,7 +216,7 @@ test('bad weight files: truncated, wrong network, NaNs, random bytes, HDF5 that 
     await assert.rejects(loadWeightsFile(path.join(dir, name)), (e: Error) => e instanceof WeightFormatError && message.test(e.message) || assert.fail(`${name}: ${e.message}`));
   }
   await assert.rejects(loadWeightsFile(path.join(dir, 'data.h5')), /HDF5 file without Keras 'layer_names'; expected Keras VGG weights/);
-  await assert.rejects(loadWeightsFile(path.join(dir, 'absent.h5')), /cannot read weight file .*ENOENT; check the path given to --weights/);
+  await assert.rejects(loadWeightsFile(path.join(dir, 'absent.h5')), /cannot read weight file .*absent\.h5: the file does not exist; give --weights the path of a VGG weight file/);
 });
 
 test('the converted cache: the first load stores canonical safetensors, later loads read them, a changed source is converted again', async () => {

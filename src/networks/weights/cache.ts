@@ -162,6 +162,9 @@ export async function loadWeightsCached(file: string, root = cacheDir(), onNotic
   } catch {
     return loadWeightsFile(file); // reports the missing file
   }
+  // A FIFO, device or directory: loadWeightsFile refuses it without reading (opening one to read
+  // its head here could block).
+  if (!info.isFile()) return loadWeightsFile(file);
   const head = new Uint8Array(await readHead(file, 32));
   if (sniffFormat(head) === 'safetensors') return loadWeightsFile(file);
   const key = createHash('sha256').update(`${path.resolve(file)}\0${info.size}\0${info.mtimeMs}`).digest('hex').slice(0, 16);

@@ -5,6 +5,13 @@
  * first and bias second. This accepts all three naming styles (Keras 1 `block1_conv1_W_1:0`,
  * Keras 2 `block1_conv1/kernel:0` under `model_weights/`, Keras 3 `block1_conv1/kernel`).
  * Kernels are stored (kh, kw, in, out) and are transposed to OIHW. Keras VGG expects Caffe input.
+ *
+ * Untrusted files: HDF5 can point outside itself (external links to other files, external
+ * storage of a dataset's bytes in any file, virtual datasets mapping other files). The file's
+ * bytes are therefore opened from h5wasm's in-memory file system, which holds that file and
+ * nothing else (its device nodes are removed), so no reference can reach the machine's files, a
+ * FIFO or a device; external links, broken soft links and virtual datasets are refused by name
+ * before any dataset is read, and datasets must be float16/32/64 of a size the file can hold.
  */
 import { NamedTensor, WeightFormatError } from './safetensors.js';
 
@@ -17,12 +24,45 @@ export function isHdf5(buf: Uint8Array): boolean {
 
 type H5 = typeof import('h5wasm');
 
-async function h5(): Promise<H5> {
-  const mod = (await import('h5wasm/node')) as unknown as H5 & { default?: H5 };
-  const lib = mod.default ?? mod;
+/** h5wasm's browser build: its file system is in memory, separate from the machine's. */
+async function h5(): Promise<H5 & { FS: NonNullable<H5['FS']> }> {
+  const lib = (await import('h5wasm')) as unknown as H5;
   await lib.ready;
-  return lib;
+  const fs = lib.FS!;
+  // Nothing but the files written here: no device nodes for a reference to land on.
+  for (const dev of ['/dev/random', '/dev/urandom', '/dev/null', '/dev/zero', '/dev/tty', '/dev/tty1']) {
+    try {
+      fs.unlink(dev);
+    } catch {
+      // absent already
+    }
+  }
+  // A tripwire on the in-memory file system: HDF5 opens a dataset's external storage file when the
+  // dataset is read. Any open of a path but the one file written here fails (ENOENT) and is
+  // recorded, so the loader can name it; nothing of the machine's is reachable in any case.
+  if (!tripwire) {
+    const fsAny = fs as unknown as { open: (...a: unknown[]) => unknown; ErrnoError: new (errno: number) => Error };
+    const open = fsAny.open.bind(fs);
+    fsAny.open = (p: unknown, ...rest: unknown[]) => {
+      const name = typeof p === 'string' ? p : String(p);
+      if (allowedPath !== null && name !== allowedPath) {
+        attempts.push(name);
+        throw new fsAny.ErrnoError(44); // ENOENT in Emscripten's numbering
+      }
+      return open(p, ...rest);
+    };
+    tripwire = true;
+  }
+  return lib as H5 & { FS: NonNullable<H5['FS']> };
 }
+
+let tripwire = false;
+/** The one path HDF5 may open while a file is being read (null: none is being read). */
+let allowedPath: string | null = null;
+/** Paths HDF5 tried to open besides it. */
+const attempts: string[] = [];
+
+let opened = 0;
 
 function strings(v: unknown): string[] {
   const arr = Array.isArray(v) ? v : v == null ? [] : [v];
@@ -43,17 +83,33 @@ const KERAS_NAME = /^block(\d)_conv(\d)$/;
  * Reads the conv layers of a Keras VGG weight file into canonical `convB_I.weight/.bias`.
  * @throws WeightFormatError for an HDF5 file that is not Keras weights.
  */
-export async function readKerasH5(path: string): Promise<Map<string, NamedTensor>> {
+export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
   const lib = await h5();
+  const inMemory = `/impasto-${process.pid}-${opened++}.h5`;
+  lib.FS.writeFile(inMemory, bytes);
+  allowedPath = inMemory;
+  attempts.length = 0;
   let file: InstanceType<H5['File']>;
   try {
-    file = new lib.File(path, 'r');
+    file = new lib.File(inMemory, 'r');
   } catch (err) {
-    throw new WeightFormatError(`${path}: HDF5 file could not be opened (${(err as Error).message}); it is truncated or corrupt`);
+    lib.FS.unlink(inMemory);
+    throw new WeightFormatError(`${path}: HDF5 file could not be opened (${firstLine(err)}); it is truncated or corrupt`);
   }
+  const entity = (group: InstanceType<H5['Group']>, name: string, what: string) => {
+    let e: unknown;
+    try {
+      e = group.get(name);
+    } catch (err) {
+      throw new WeightFormatError(`${path}: ${what} cannot be read (${firstLine(err)}); the file is truncated or corrupt`);
+    }
+    if (e instanceof lib.ExternalLink) throw new WeightFormatError(`${path}: ${what} is an external link to ${e.filename}; a weight file must hold its own weights, and links to other files are refused`);
+    if (e instanceof lib.BrokenSoftLink) throw new WeightFormatError(`${path}: ${what} is a soft link to ${e.target}, which the file does not hold`);
+    return e;
+  };
   try {
     let root: InstanceType<H5['Group']> = file;
-    if (!attrStrings(root, 'layer_names') && file.get('model_weights')) root = file.get('model_weights') as InstanceType<H5['Group']>;
+    if (!attrStrings(root, 'layer_names') && entity(file, 'model_weights', 'model_weights')) root = entity(file, 'model_weights', 'model_weights') as InstanceType<H5['Group']>;
     const layers = attrStrings(root, 'layer_names');
     if (!layers) {
       throw new WeightFormatError(`${path}: an HDF5 file without Keras 'layer_names'; expected Keras VGG weights (e.g. vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)`);
@@ -62,17 +118,33 @@ export async function readKerasH5(path: string): Promise<Map<string, NamedTensor
     for (const layer of layers) {
       const m = KERAS_NAME.exec(layer);
       if (!m) continue;
-      const group = root.get(layer) as InstanceType<H5['Group']> | null;
+      const group = entity(root, layer, `layer ${layer}`) as InstanceType<H5['Group']> | null;
+      if (group && !(group instanceof lib.Group)) throw new WeightFormatError(`${path}: layer ${layer} is not an HDF5 group`);
       const names = group ? attrStrings(group, 'weight_names') : null;
       if (!group || !names || names.length < 2) throw new WeightFormatError(`${path}: Keras layer ${layer} has no kernel and bias weights`);
       const read = (n: string) => {
-        const ds = (group.get(n) ?? root.get(n)) as InstanceType<H5['Dataset']> | null;
-        if (!ds || !ds.shape) throw new WeightFormatError(`${path}: dataset ${layer}/${n} is missing`);
+        const ds = (entity(group, n, `dataset ${layer}/${n}`) ?? entity(root, n, `dataset ${n}`)) as InstanceType<H5['Dataset']> | null;
+        if (!ds || !(ds instanceof lib.Dataset) || !ds.shape) throw new WeightFormatError(`${path}: dataset ${layer}/${n} is missing`);
+        const meta = ds.metadata;
+        if (meta.virtual_sources?.length) {
+          throw new WeightFormatError(`${path}: dataset ${layer}/${n} is a virtual dataset mapping ${meta.virtual_sources.map((v) => v.file_name).join(', ')}; a weight file must hold its own weights`);
+        }
+        // H5T_FLOAT is class 1; sizes 2, 4, 8 bytes.
+        if (meta.type !== 1 || ![2, 4, 8].includes(meta.size)) {
+          throw new WeightFormatError(`${path}: dataset ${layer}/${n} holds ${meta.type === 0 ? 'integers' : `HDF5 type class ${meta.type}`} of ${meta.size} bytes; expected float32 weights`);
+        }
+        const count = ds.shape.reduce((a, d) => a * d, 1);
+        if (!(count * meta.size <= bytes.length)) {
+          throw new WeightFormatError(`${path}: dataset ${layer}/${n} declares ${count} values (${count * meta.size} bytes), more than the ${bytes.length}-byte file can hold`);
+        }
         let value: unknown;
         try {
           value = ds.value;
         } catch (err) {
-          throw new WeightFormatError(`${path}: dataset ${layer}/${n} cannot be read (${(err as Error).message}); the file is truncated or corrupt`);
+          if (!attempts.length) throw new WeightFormatError(`${path}: dataset ${layer}/${n} cannot be read (${firstLine(err)}); the file is truncated or corrupt`);
+        }
+        if (attempts.length) {
+          throw new WeightFormatError(`${path}: dataset ${layer}/${n} keeps its data in another file (${attempts[0]}), HDF5 external storage; a weight file must hold its own weights, so it is refused (that file was not read)`);
         }
         const data = value instanceof Float32Array ? value : Float32Array.from(value as ArrayLike<number>);
         return { data, shape: ds.shape };
@@ -93,5 +165,12 @@ export async function readKerasH5(path: string): Promise<Map<string, NamedTensor
     return out;
   } finally {
     file.close();
+    lib.FS.unlink(inMemory);
+    allowedPath = null;
   }
+}
+
+/** The first line of an error's message (HDF5 errors carry a long diagnostic trace). */
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 200);
 }

@@ -8,7 +8,8 @@
  * ONNX model-zoo files and Caffe .caffemodel. Preprocessing: torchvision keys and the MXNet ONNX
  * export imply torchvision's; Keras, Caffe, caffe2-ONNX and canonical keys imply Caffe's.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../../util/read-file.js';
+import { MAX_WEIGHT_FILE_BYTES } from './limits.js';
 import {
   Architecture, CAFFE_PREPROCESS, ConvParams, Preprocess, TORCHVISION_PREPROCESS, VggWeights, vggLayers,
 } from '../vgg.js';
@@ -94,18 +95,18 @@ export function sniffFormat(buf: Uint8Array): WeightFormat | null {
   return null;
 }
 
+export { MAX_WEIGHT_FILE_BYTES } from './limits.js';
+
 /**
- * Reads a weight file from disk in any supported format, choosing the parser by the file's first
+ * Reads a weight file from disk in any supported format (only a regular file of at most
+ * {@link MAX_WEIGHT_FILE_BYTES}; a FIFO, device or directory is refused unread), choosing the parser by the file's first
  * bytes, and maps it to canonical VGG weights.
  * @throws WeightFormatError saying what was expected and what the file looks like.
  */
 export async function loadWeightsFile(path: string): Promise<VggWeights> {
-  let buf: Uint8Array;
-  try {
-    buf = await readFile(path);
-  } catch (err) {
-    throw new WeightFormatError(`cannot read weight file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the path given to --weights`);
-  }
+  const buf = await readRegularFile(path, MAX_WEIGHT_FILE_BYTES, (problem, detail) => new WeightFormatError(
+    `cannot read weight file ${path}: ${detail}; ${problem === 'too-large' ? 'a VGG weight file is at most 1.25 GiB' : 'give --weights the path of a VGG weight file'}`,
+  ));
   const format = sniffFormat(buf);
   switch (format) {
     case 'safetensors': {
@@ -113,7 +114,7 @@ export async function loadWeightsFile(path: string): Promise<VggWeights> {
       return toVggWeights(tensors, metadata, path);
     }
     case 'keras-h5':
-      return toVggWeights(await readKerasH5(path), { 'impasto.preprocess': 'caffe' }, path);
+      return toVggWeights(await readKerasH5(buf, path), { 'impasto.preprocess': 'caffe' }, path);
     case 'torch-legacy':
       return toVggWeights(readLegacyTorch(buf, path), {}, path);
     case 'torch-zip':

@@ -61,14 +61,28 @@ export function readSafetensors(buf: Uint8Array, what: string): { tensors: Map<s
   }
   const base = 8 + n;
   const tensors = new Map<string, NamedTensor>();
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new WeightFormatError(`${what}: the safetensors header is not a JSON object; the file is corrupt or not safetensors`);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  if (typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata).some((v) => typeof v !== 'string')) {
+    throw new WeightFormatError(`${what}: the safetensors __metadata__ must map names to strings`);
+  }
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const width = DTYPE_BYTES[dtype];
-    if (!width) throw new WeightFormatError(`${what}: tensor '${name}' has dtype ${dtype}; expected F32, F16, BF16 or F64`);
-    const count = shape.reduce((a, d) => a * d, 1);
-    const [begin, end] = data_offsets;
+    if (!info || typeof info !== 'object' || Array.isArray(info)) {
+      throw new WeightFormatError(`${what}: header entry '${name}' is ${JSON.stringify(info)}; expected {dtype, shape, data_offsets}`);
+    }
+    const { dtype, shape, data_offsets } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
+    const width = typeof dtype === 'string' ? DTYPE_BYTES[dtype] : undefined;
+    if (!width) throw new WeightFormatError(`${what}: tensor '${name}' has dtype ${JSON.stringify(dtype)}; expected F32, F16, BF16 or F64`);
+    const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!Array.isArray(shape) || shape.length > 8 || !shape.every(isCount)) {
+      throw new WeightFormatError(`${what}: tensor '${name}' has shape ${JSON.stringify(shape)}; expected a list of at most 8 non-negative integers`);
+    }
+    if (!Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(isCount) || data_offsets[0] > data_offsets[1]) {
+      throw new WeightFormatError(`${what}: tensor '${name}' has data_offsets ${JSON.stringify(data_offsets)}; expected [begin, end] with 0 ≤ begin ≤ end`);
+    }
+    const count = (shape as number[]).reduce((a, d) => a * d, 1);
+    const [begin, end] = data_offsets as [number, number];
     if (end - begin !== count * width) {
       throw new WeightFormatError(`${what}: tensor '${name}' of shape [${shape}] ${dtype} needs ${count * width} bytes but its offsets span ${end - begin}`);
     }
@@ -87,7 +101,7 @@ export function readSafetensors(buf: Uint8Array, what: string): { tensors: Map<s
             : new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!;
       }
     }
-    tensors.set(name, { data, shape });
+    tensors.set(name, { data, shape: shape as number[] });
   }
   return { tensors, metadata };
 }

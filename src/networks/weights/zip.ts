@@ -5,6 +5,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { WeightFormatError } from './safetensors.js';
+import { MAX_DEFLATE_RATIO, MAX_WEIGHT_FILE_BYTES } from './limits.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -34,6 +35,7 @@ export function readZip(buf: Uint8Array, what: string): Map<string, ZipEntry> {
   }
   const entries = new Map<string, ZipEntry>();
   let p = cdOffset;
+  let declared = 0;
   for (let i = 0; i < count; i++) {
     if (p + 46 > buf.length || dv.getUint32(p, true) !== 0x02014b50) throw new WeightFormatError(`${what}: malformed zip central directory`);
     const method = dv.getUint16(p + 10, true);
@@ -56,6 +58,14 @@ export function readZip(buf: Uint8Array, what: string): Map<string, ZipEntry> {
       }
       x += 4 + size;
     }
+    if (method === 8 && usize > csize * MAX_DEFLATE_RATIO + 1024) {
+      throw new WeightFormatError(`${what}: zip entry ${name} declares ${usize} bytes from ${csize} compressed, more than deflate can expand (${MAX_DEFLATE_RATIO}:1); the file is corrupt or crafted`);
+    }
+    if (method === 0 && usize !== csize) throw new WeightFormatError(`${what}: stored zip entry ${name} declares ${usize} bytes but holds ${csize}; the file is corrupt`);
+    declared += usize;
+    if (declared > MAX_WEIGHT_FILE_BYTES) {
+      throw new WeightFormatError(`${what}: the zip entries declare ${declared} bytes in all, more than the ${MAX_WEIGHT_FILE_BYTES} a VGG weight file can hold; the file is corrupt or crafted`);
+    }
     p += 46 + nlen + xlen + clen;
     entries.set(name, {
       name,
@@ -66,7 +76,16 @@ export function readZip(buf: Uint8Array, what: string): Map<string, ZipEntry> {
         const raw = buf.subarray(start, start + csize);
         if (method === 0) return raw;
         if (method === 8) {
-          const out = new Uint8Array(inflateRawSync(raw));
+          // Inflation stops one byte past the declared size: a zip bomb costs no more memory than
+          // its honest declaration, which the caller has already checked against the file.
+          let out: Uint8Array;
+          try {
+            out = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, usize + 1) }));
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === 'ERR_BUFFER_TOO_LARGE') throw new WeightFormatError(`${what}: zip entry ${name} inflates past its declared ${usize} bytes; the file is corrupt or crafted`);
+            throw new WeightFormatError(`${what}: zip entry ${name} does not inflate (${(err as Error).message}); the file is corrupt`);
+          }
           if (out.length !== usize) throw new WeightFormatError(`${what}: zip entry ${name} inflates to ${out.length} bytes, expected ${usize}; the file is corrupt`);
           return out;
         }

@@ -1,0 +1,162 @@
+/**
+ * Hostile weight files and paths (issue: untrusted inputs). Each must be refused with a typed
+ * error that names the file, without touching any other file, within bounded memory and time,
+ * and with nothing written to the weight cache.
+ *
+ * The HDF5 files are made by tools/fixtures/make_hostile.py (h5py); zip and safetensors files are
+ * built here byte by byte.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateRawSync } from 'node:zlib';
+import { loadWeightsCached } from '../../src/networks/weights/cache.js';
+import { loadWeightsFile, WeightFormatError } from '../../src/networks/weights/load.js';
+import { readZip } from '../../src/networks/weights/zip.js';
+import { readSafetensors } from '../../src/networks/weights/safetensors.js';
+import { readImage, ImageError } from '../../src/image/io-node.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const hostile = path.join(root, 'tests/fixtures/hostile');
+let tmp: string;
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'impasto-hostile-'));
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const rejectsWith = async (p: Promise<unknown>, file: string, reason: RegExp) => {
+  await assert.rejects(p, (e: Error) => {
+    assert.ok(e instanceof WeightFormatError || e instanceof ImageError, `typed error, got ${e.name}: ${e.message}`);
+    assert.ok(e.message.includes(path.basename(file)), `names the file: ${e.message}`);
+    assert.match(e.message, reason);
+    return true;
+  });
+};
+
+test('HDF5 external storage (absolute and ../ relative), external links, virtual datasets and int64 kernels are refused; no other file is read; nothing is cached', async () => {
+  const cache = path.join(tmp, 'cache-h5');
+  const cases: [string, RegExp][] = [
+    ['external-abs.h5', /keeps its data in another file \(\/etc\/passwd\), HDF5 external storage; .*refused \(that file was not read\)/],
+    ['external-rel.h5', /keeps its data in another file \(.*etc\/passwd\), HDF5 external storage/],
+    ['external-link.h5', /is an external link to other\.h5; .*links to other files are refused/],
+    ['virtual.h5', /is a virtual dataset mapping other\.h5/],
+    ['int64-kernel.h5', /holds integers of 8 bytes; expected float32 weights/],
+  ];
+  for (const [name, reason] of cases) {
+    const file = path.join(hostile, name);
+    await rejectsWith(loadWeightsCached(file, cache, () => {}), file, reason);
+  }
+  const left = await readdir(cache, { recursive: true }).catch(() => [] as string[]);
+  assert.deepEqual(left.filter((f) => f.endsWith('.safetensors')), [], 'no converted copy in the cache');
+});
+
+/** A zip file with one entry; `declared` is the uncompressed size its headers state. */
+function zipOf(name: string, compressed: Uint8Array, declared: number, method = 8): Uint8Array {
+  const n = Buffer.from(name);
+  const local = Buffer.alloc(30 + n.length);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(method, 8);
+  local.writeUInt32LE(compressed.length, 18);
+  local.writeUInt32LE(declared, 22);
+  local.writeUInt16LE(n.length, 26);
+  n.copy(local, 30);
+  const central = Buffer.alloc(46 + n.length);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(method, 10);
+  central.writeUInt32LE(compressed.length, 20);
+  central.writeUInt32LE(declared, 24);
+  central.writeUInt16LE(n.length, 28);
+  central.writeUInt32LE(0, 42);
+  n.copy(central, 46);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length, 12);
+  end.writeUInt32LE(local.length + compressed.length, 16);
+  return Buffer.concat([local, compressed, central, end]);
+}
+
+test('a zip bomb inflates no further than its declared size, and a declaration past deflate’s ratio is refused unread (memory measured)', async () => {
+  const bomb = deflateRawSync(Buffer.alloc(200e6)); // 200 MB of zeros in ~200 KB
+  const rssBefore = process.memoryUsage().rss;
+  // Declared 1000 bytes: inflation stops at 1001.
+  const small = readZip(zipOf('archive/data/0', bomb, 1000), 'bomb.pth');
+  assert.throws(() => small.get('archive/data/0')!.data(), (e: Error) => e instanceof WeightFormatError && /bomb\.pth: zip entry archive\/data\/0 inflates past its declared 1000 bytes/.test(e.message));
+  // Declared 1 GB from ~200 KB: more than deflate can expand, refused before inflating.
+  assert.throws(() => readZip(zipOf('archive/data/0', bomb, 1e9), 'bomb2.pth'), /bomb2\.pth: zip entry archive\/data\/0 declares 1000000000 bytes from \d+ compressed, more than deflate can expand/);
+  // A stored entry whose declared size differs from what it holds.
+  assert.throws(() => readZip(zipOf('a', new Uint8Array(10), 1e6, 0), 'stored.pth'), /stored\.pth: stored zip entry a declares 1000000 bytes but holds 10/);
+  const grown = (process.memoryUsage().rss - rssBefore) / 1e6;
+  assert.ok(grown < 100, `memory grew by ${grown.toFixed(0)} MB (the bomb would need 200 MB)`);
+  console.log(`# zip bomb: RSS grew ${grown.toFixed(1)} MB`);
+});
+
+test('safetensors headers with null entries, string shapes, missing or negative offsets are refused with the tensor named', () => {
+  const file = (header: unknown, data = 64) => {
+    const json = Buffer.from(JSON.stringify(header));
+    const out = Buffer.alloc(8 + json.length + data);
+    out.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(out, 8);
+    return new Uint8Array(out);
+  };
+  const cases: [unknown, RegExp][] = [
+    [{ w: null }, /evil\.safetensors: header entry 'w' is null; expected \{dtype, shape, data_offsets\}/],
+    [{ w: { dtype: 'F32', shape: '4', data_offsets: [0, 16] } }, /tensor 'w' has shape "4"; expected a list of at most 8 non-negative integers/],
+    [{ w: { dtype: 'F32', shape: [4] } }, /tensor 'w' has data_offsets undefined; expected \[begin, end\]/],
+    [{ w: { dtype: 'F32', shape: [4], data_offsets: [-16, 0] } }, /tensor 'w' has data_offsets \[-16,0\]; expected \[begin, end\] with 0 ≤ begin ≤ end/],
+    [{ w: { dtype: 'I64', shape: [4], data_offsets: [0, 32] } }, /tensor 'w' has dtype "I64"; expected F32, F16, BF16 or F64/],
+    [[1, 2], /evil\.safetensors: the safetensors header is not a JSON object/],
+  ];
+  for (const [header, reason] of cases) assert.throws(() => readSafetensors(file(header), 'evil.safetensors'), (e: Error) => e instanceof WeightFormatError && reason.test(e.message), JSON.stringify(header));
+});
+
+test('a FIFO, /dev/zero and a directory as weights, or a FIFO as an image, are refused at once, unread', async () => {
+  const fifo = path.join(tmp, 'weights.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const t0 = Date.now();
+  await rejectsWith(loadWeightsFile(fifo), fifo, /it is a FIFO \(named pipe\), not a regular file/);
+  await rejectsWith(loadWeightsFile('/dev/zero'), '/dev/zero', /it is a character device, not a regular file/);
+  const dir = path.join(tmp, 'a-directory');
+  await mkdir(dir);
+  await rejectsWith(loadWeightsFile(dir), dir, /it is a directory, not a regular file/);
+  await rejectsWith(readImage(fifo), fifo, /it is a FIFO \(named pipe\); expected an image file/);
+  await rejectsWith(readImage(dir), dir, /it is a directory; expected an image file/);
+  assert.ok(Date.now() - t0 < 5000, 'no read blocked');
+});
+
+test('the CLI with a FIFO as the content image, the weights or the init exits 3 at once, naming it', async () => {
+  const fifo = path.join(tmp, 'cli.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const img = path.join(root, 'tests/fixtures/images/tubingen.jpg');
+  const style = path.join(root, 'tests/fixtures/images/starry_night.jpg');
+  const runs: [string[], RegExp][] = [
+    [[fifo, style], /cannot read image .*cli\.fifo: it is a FIFO/],
+    [[img, style, '--weights', fifo], /cannot read weight file .*cli\.fifo: it is a FIFO/],
+    [[img, style, '--init', fifo, '--weights', path.join(root, 'tests/fixtures/reference/net-avg.safetensors'), '--size', '32', '--iterations', '1'], /cannot read image .*cli\.fifo: it is a FIFO/],
+  ];
+  for (const [args, message] of runs) {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), ...args, '-o', path.join(tmp, 'out.png'), '-q'],
+        { env: { ...process.env, IMPASTO_HOME: path.join(tmp, 'cli-cache') } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, err });
+      });
+    });
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.err, message);
+    assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  }
+  await writeFile(path.join(tmp, 'done'), '');
+});
