@@ -9,7 +9,7 @@
  * | 1 | unexpected failure (a bug: please report it, with IMPASTO_DEBUG=1 for the stack) |
  * | 2 | bad usage: an unknown or invalid option, layer or preset (`OptionError`, `GraphBuildError`) |
  * | 3 | unreadable or invalid input: an image, a weight file, the cache, or a failed download (`ImageError`, `WeightFormatError`, `WeightsCacheError`) |
- * | 4 | the loss became NaN or infinite (the last good image is written) |
+ * | 4 | the loss became NaN or infinite (`NonFiniteError`; stylising writes the last good image) |
  * | 130 | interrupted (Ctrl-C, SIGTERM, or an aborted signal; the current image is written) |
  */
 export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, interrupted: 130 } as const;
@@ -18,6 +18,12 @@ export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, in
 export class OptionError extends Error {
   override name = 'OptionError';
   readonly exitCode: number = EXIT_CODES.usage;
+}
+
+/** A loss, a term or a gradient became NaN or infinite (an overflow: weights too large, or NaN weights). */
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+  readonly exitCode: number = EXIT_CODES.nan;
 }
 
 /** The exit code for an error thrown by Impasto: the error's own, 130 for an abort, else 1. */

@@ -38,12 +38,22 @@ function describe(err: unknown): string {
 }
 
 /**
- * Reads an image file as upright 8-bit sRGB.
- * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file, or a path
- *         that is not a regular file (a FIFO, a device, a directory).
+ * An image file's upright size from its header alone (nothing is decoded), after the same checks
+ * as {@link readImage}: a regular file, a readable header.
+ * @throws ImageError
  */
-export async function readImage(file: string): Promise<RgbImage> {
-  // Only a regular file: a FIFO would block the decoder forever, a device never ends.
+export async function imageSize(file: string): Promise<{ width: number; height: number }> {
+  await checkRegular(file);
+  try {
+    const meta = await sharp(file, { limitInputPixels: false }).metadata();
+    return { width: meta.autoOrient?.width ?? meta.width ?? 0, height: meta.autoOrient?.height ?? meta.height ?? 0 };
+  } catch (err) {
+    throw new ImageError(`cannot read image ${file}: expected a JPEG, PNG, WebP, TIFF, GIF or AVIF file, but it is not a readable image (${describe(err)}); check that the file is an image and not truncated`);
+  }
+}
+
+/** @throws ImageError unless `file` is a regular file (a FIFO would block the decoder forever). */
+async function checkRegular(file: string): Promise<void> {
   const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
     throw new ImageError(err.code === 'ENOENT' ? `cannot read image ${file}: the file does not exist; check the path` : `cannot read image ${file}: ${err.code ?? err.message}`);
   });
@@ -51,6 +61,15 @@ export async function readImage(file: string): Promise<RgbImage> {
     const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
     throw new ImageError(`cannot read image ${file}: it is ${kind}; expected an image file (JPEG, PNG, WebP, TIFF, GIF or AVIF)`);
   }
+}
+
+/**
+ * Reads an image file as upright 8-bit sRGB.
+ * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file, or a path
+ *         that is not a regular file (a FIFO, a device, a directory).
+ */
+export async function readImage(file: string): Promise<RgbImage> {
+  await checkRegular(file);
   let meta: Metadata;
   try {
     meta = await sharp(file, { limitInputPixels: false }).metadata();

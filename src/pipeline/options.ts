@@ -66,8 +66,10 @@ export interface StylizeOptions {
   originalColors: boolean;
   /** Emit the current image with every Nth iteration event (0: never). */
   imageEvery: number;
-  /** Intra-op threads (default: all cores). */
+  /** Intra-op threads (default, and at most: all cores). */
   threads?: number;
+  /** Memory budget in GB for the estimated peak (default: 80 % of the machine's memory). */
+  maxMemory?: number;
   /** ONNX Runtime execution provider: `cpu`, or `cuda` (falls back to CPU for unsupported ops). */
   executionProvider: 'cpu' | 'cuda';
   /** Engine: `node` (onnxruntime-node) or `web` (onnxruntime-web's wasm build; 4–5× slower). */
@@ -119,7 +121,8 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0 },
-  { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime', defaultText: 'all cores', min: 1, max: 1024 },
+  { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },
+  { key: 'maxMemory', kind: 'number', doc: 'memory budget in GB: a problem estimated to need more is refused before any work', defaultText: '80 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
   { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'] },
   { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'] },
 ];

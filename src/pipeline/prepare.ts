@@ -10,7 +10,9 @@
  */
 import { resolveEngine, type Engine } from '../engine/index.js';
 import { sizeByArea, sizeByLongestSide } from '../image/color.js';
-import { readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
+import os from 'node:os';
+import { imageSize, readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
+import { checkMemory, defaultMemoryBudget } from './memory.js';
 import { contentUnit } from '../losses/content.js';
 import { autoNormalise, type ObjectiveSpec, type TargetedObjective } from '../losses/objective.js';
 import { getPreset, type Preset } from '../losses/presets.js';
@@ -170,9 +172,38 @@ export function objectiveSpec(
   };
 }
 
-/** Engine session options from the stylisation options. */
+/** Engine session options from the stylisation options; threads at most the cores available. */
 export function sessionOptions(o: StylizeOptions): { threads?: number; executionProviders: string[] } {
-  return { threads: o.threads, executionProviders: o.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] };
+  const threads = o.threads === undefined ? undefined : Math.min(o.threads, os.availableParallelism());
+  return { threads, executionProviders: o.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] };
+}
+
+/** All input images (decoded at once, before resizing) may hold at most this many pixels in all. */
+export const MAX_TOTAL_INPUT_PIXELS = 200_000_000;
+
+/** An image input's size without decoding it (a file's header, or the given image). */
+async function inputSize(input: ImageInput, what: string): Promise<{ width: number; height: number }> {
+  checkImageInput(input, what);
+  return typeof input === 'string' ? imageSize(input) : { width: input.width, height: input.height };
+}
+
+/**
+ * Library boundary: an image input is a non-empty path or an RgbImage whose `data` is a Uint8Array
+ * of 3·width·height bytes. @throws OptionError naming the argument.
+ */
+export function checkImageInput(input: unknown, what: string): asserts input is ImageInput {
+  if (typeof input === 'string') {
+    if (input === '') throw new OptionError(`invalid ${what}: expected an image path or decoded RGB image, received an empty string`);
+    return;
+  }
+  const img = input as Partial<RgbImage> | null | undefined;
+  const ok = !!img && typeof img === 'object' && img.data instanceof Uint8Array && Number.isInteger(img.width) && Number.isInteger(img.height)
+    && img.width! > 0 && img.height! > 0 && img.data.length === 3 * img.width! * img.height!;
+  if (!ok) {
+    const got = img === null || img === undefined ? String(img) : typeof img !== 'object' ? typeof img
+      : `{data: ${(img.data as object | undefined)?.constructor?.name ?? typeof img.data} of length ${(img.data as { length?: number } | undefined)?.length}, width: ${img.width}, height: ${img.height}}`;
+    throw new OptionError(`invalid ${what}: expected an image path or an RgbImage {data: Uint8Array of 3·width·height bytes, width, height}, received ${got}`);
+  }
 }
 
 /** Auto-normalisation applies when asked, or by the network's default unless layer weights are given. */
@@ -202,15 +233,27 @@ export async function prepareProblem(
   const preset = getPreset(o.preset);
   const styleInputs = Array.isArray(styleInput) ? styleInput : [styleInput];
   const blend = blendWeights(o, styleInputs.length);
+  if (o.threads !== undefined && o.threads > os.availableParallelism()) {
+    notice(`--threads ${o.threads} is more than the ${os.availableParallelism()} cores available; using ${os.availableParallelism()}`);
+  }
 
-  // load
+  // size, from the headers alone; memory and pixel budgets before anything is decoded
   checkAborted(control.signal);
-  const contentRaw = await loadInput(contentInput);
-  const stylesRaw = await Promise.all(styleInputs.map(loadInput));
+  const contentDims = await inputSize(contentInput, 'content');
+  const styleDims: { width: number; height: number }[] = [];
+  for (const [i, s] of styleInputs.entries()) styleDims.push(await inputSize(s, styleInputs.length > 1 ? `style[${i}]` : 'style'));
+  const totalPixels = [contentDims, ...styleDims].reduce((a, d) => a + d.width * d.height, 0);
+  if (totalPixels > MAX_TOTAL_INPUT_PIXELS) {
+    throw new OptionError(`the input images hold ${(totalPixels / 1e6).toFixed(0)} Mpx in all, more than the ${MAX_TOTAL_INPUT_PIXELS / 1e6} Mpx decoded per problem; downscale them first (the working sizes are set by --size anyway)`);
+  }
+  const size = outputSize ?? planSize(contentDims, o);
+  const styleSizes = styleDims.map((s) => styleSize(s, size, o));
+  checkMemory(size, o, (o.maxMemory ?? defaultMemoryBudget() / 1e9) * 1e9);
 
-  // size
-  const size = outputSize ?? planSize(contentRaw, o);
-  const styleSizes = stylesRaw.map((s) => styleSize(s, size, o));
+  // load, one image at a time
+  const contentRaw = await loadInput(contentInput);
+  const stylesRaw: RgbImage[] = [];
+  for (const s of styleInputs) stylesRaw.push(await loadInput(s));
 
   // network and objective
   checkAborted(control.signal);

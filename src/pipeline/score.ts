@@ -8,6 +8,7 @@
  * loss, content is ½Σ(F−P)² and each style entry is E_l = 1/(4N²M²)Σ(G−A)².
  */
 import type { Engine } from '../engine/index.js';
+import { NonFiniteError } from '../errors.js';
 import { readImage, toPlanar, type RgbImage } from '../image/io-node.js';
 import { prepareProblem, type ImageInput, type ProblemRequest } from './prepare.js';
 
@@ -31,7 +32,11 @@ export interface ScoreRequest extends ProblemRequest {
   image: ImageInput;
 }
 
-/** Scores an image. @throws the same errors as stylize for the same bad inputs. */
+/**
+ * Scores an image.
+ * @throws the same errors as stylize for the same bad inputs; NonFiniteError (exit 4) when the
+ *         total or a term is NaN or infinite.
+ */
 export async function score(request: ScoreRequest, control: { engine?: Engine; onNotice?: (m: string) => void; signal?: AbortSignal } = {}): Promise<ScoreResult> {
   const { image: imageInput, ...problemRequest } = request;
   const image: RgbImage = typeof imageInput === 'string' ? await readImage(imageInput) : imageInput;
@@ -44,6 +49,10 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
     for (const [k, v] of Object.entries(ev.terms)) {
       if (k.startsWith('style/')) style[k.slice('style/'.length)] = v;
       else if (k.startsWith('content/')) content += v;
+    }
+    const bad = [['total', ev.loss] as const, ...Object.entries(ev.terms)].filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
+    if (bad.length) {
+      throw new NonFiniteError(`the score of ${typeof imageInput === 'string' ? imageInput : 'the image'} is not finite (${bad.join(', ')}): a weight overflows float32 (at most ~3e38 in all) or the weights hold NaN; lower --style-weight, --content-weight or --tv-weight`);
     }
     return { total: ev.loss, content, style, tv: ev.terms.tv!, preset: p.preset.name, styleLoss: p.options.styleLoss, ...size };
   } finally {

@@ -156,7 +156,9 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
     // postprocess
     let out: Image255 = { data: result.x, width, height };
     if (o.originalColors) out = transferLuminance(out, p.content);
-    const stopReason = nan && result.stopReason !== 'budget' && result.stopReason !== 'aborted' ? 'nan' : result.stopReason;
+    // 'nan' when the returned point's own loss is not finite (nothing finite was ever reached, e.g.
+    // an overflowing weight), or when the optimiser gave up after a NaN/Inf.
+    const stopReason = !Number.isFinite(result.loss) || (nan && result.stopReason === 'no-progress') ? 'nan' : result.stopReason;
     emit({ type: 'done', stopReason, loss: result.loss, elapsedMs: performance.now() - t0 });
     return {
       image: fromPlanar(out), loss: result.loss, initialLoss, terms: result.terms,

@@ -172,3 +172,28 @@ test('a NaN mid-optimisation is reported, exits 4, and the last good image is ke
   const stats = await sharp(out).stats();
   assert.ok(stats.channels.every((c) => c.max > c.min), 'the kept image is the content init, not a blank');
 });
+
+test('an overflowing weight exits 4 from stylise and from score, never 0 with NaN or null', async () => {
+  const weights = path.join(fixtures, 'net-avg.safetensors');
+  const img = path.join(shared, 'tubingen.jpg');
+  const style = path.join(shared, 'starry_night.jpg');
+  const run = await impasto([img, style, '--weights', weights, '--style-weight', '1e308', '--iterations', '5', '--size', '64', '-o', path.join(dir, 'overflow.png'), '-q']);
+  assert.equal(run.code, 4, run.stderr);
+  assert.match(run.stderr, /the loss became NaN or infinite/);
+  const s = await impasto(['score', img, '--content', img, '--style', style, '--weights', weights, '--style-weight', '1e308', '--json']);
+  assert.equal(s.code, 4, s.stderr);
+  assert.equal(s.stdout, '', 'no JSON with a null total');
+  assert.match(s.stderr, /the score of .*tubingen\.jpg is not finite \(total\): a weight overflows float32/);
+});
+
+test('work is planned before it starts: a size over the memory budget and an oversized set of inputs are refused before decoding', async () => {
+  const img = path.join(shared, 'tubingen.jpg');
+  const style = path.join(shared, 'starry_night.jpg');
+  const t0 = Date.now();
+  const big = await impasto([img, style, '--size', '16384', '--max-memory', '8', '-o', path.join(dir, 'big.png')]);
+  assert.equal(big.code, 2, big.stderr);
+  assert.match(big.stderr, /a 16384×12288 px image needs about \d+\.\d GB of memory, more than the 8\.0 GB allowed \(--max-memory\); use --size \d+ or less/);
+  const fits = Number(/use --size (\d+) or less/.exec(big.stderr)![1]);
+  assert.ok(fits > 512 && fits < 2048, `the suggested size ${fits} is plausible for 8 GB`);
+  assert.ok(Date.now() - t0 < 15_000, 'refused without doing the work');
+});

@@ -194,3 +194,21 @@ test('--style-blend: each blended target lies between the single-style targets, 
     }
   }
 });
+
+test('the library checks its arguments at the boundary: missing or mistyped images, Float32Array data, a non-signal, an aborted signal', async () => {
+  const style = path.join(shared, 'starry_night.jpg');
+  const cases: [unknown, RegExp][] = [
+    [undefined, /invalid content: expected an image path or an RgbImage \{data: Uint8Array of 3·width·height bytes, width, height\}, received undefined/],
+    [42, /invalid content: .* received number/],
+    [{ data: new Float32Array(12), width: 2, height: 2 }, /invalid content: .* received \{data: Float32Array of length 12, width: 2, height: 2\}/],
+    [{ data: new Uint8Array(5), width: 2, height: 2 }, /invalid content: .* received \{data: Uint8Array of length 5, width: 2, height: 2\}/],
+  ];
+  for (const [content, message] of cases) {
+    await assert.rejects(stylize({ content: content as never, style, weights: net, size: 32, iterations: 1 }), (e: Error) => exitCodeOf(e) === 2 && message.test(e.message));
+  }
+  await assert.rejects(stylize({ content: path.join(shared, 'tubingen.jpg'), style, weights: net }, { signal: 'stop' as never }), /invalid signal: expected an AbortSignal, received string/);
+  // An aborted signal stops before anything is read: a content path that does not exist is never looked at.
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(stylize({ content: path.join(shared, 'absent.jpg'), style, weights: net }, { signal: ac.signal }), (e: Error) => e.name === 'AbortError' && exitCodeOf(e) === 130);
+});
