@@ -35,6 +35,15 @@ export async function runWeights(argv: string[]): Promise<number> {
   if (sub === 'fetch') {
     const arch = positionals[0] ?? 'vgg19';
     if (arch !== 'vgg19' && arch !== 'vgg16') throw new OptionError(`impasto weights fetch expects vgg19 or vgg16, received '${arch}'`);
+    if (flags.url !== undefined) {
+      let u: URL;
+      try {
+        u = new URL(flags.url);
+      } catch {
+        throw new OptionError(`invalid --url: expected an https:// or http:// URL, received '${flags.url}'`);
+      }
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new OptionError(`invalid --url: only https: and http: URLs are fetched, received ${u.protocol} (a file on disk goes to --weights)`);
+    }
     const known = flags.url ? null : findSource(arch, flags.source ?? 'keras');
     if (flags.url && flags.sha256 === undefined && flags.md5 === undefined) throw new OptionError('--url needs --sha256 (or --md5) so the download can be verified');
     for (const [algo, hexLength] of [['sha256', 64], ['md5', 32]] as const) {

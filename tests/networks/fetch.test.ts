@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -64,6 +64,24 @@ before(async () => {
         return serve(req, res, payload);
       case '/bad/w.bin':
         return serve(req, res, Buffer.from(payload).fill(7, 1000, 2000));
+      case '/loop/w.bin':
+        res.writeHead(302, { location: '/loop/w.bin' });
+        return res.end();
+      case '/to-file/w.bin':
+        res.writeHead(302, { location: 'file:///etc/passwd' });
+        return res.end();
+      case '/endless/w.bin': {
+        // No Content-Length, and a body that never ends: stopped at the expected size.
+        res.writeHead(200);
+        const chunk = Buffer.alloc(64 * 1024, 1);
+        const pump = () => {
+          if (res.destroyed) return;
+          while (res.write(chunk)) if (res.destroyed) return;
+          res.once('drain', pump);
+        };
+        pump();
+        return;
+      }
       case '/stall/w.bin':
         res.writeHead(200, { 'content-length': payload.length });
         res.write(payload.subarray(0, 1000));
@@ -253,4 +271,47 @@ test('impasto weights list and verify report the cache; a corrupt cached file fa
   const verify = await cli(['verify']);
   assert.equal(verify.code, 3);
   assert.match(verify.out, /vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5: MISMATCH \(expected md5:253f8cb515780f3b799900260a226db6, found md5:[0-9a-f]{32}\); delete it and fetch again/);
+});
+
+test('fetch refuses other schemes, malformed URLs and redirect loops, and stops an endless body at the expected size', async () => {
+  const dir = path.join(tmp, 'schemes');
+  await mkdir(dir, { recursive: true });
+  await assert.rejects(fetchWeights({ ...opts(dir, 'ok'), url: 'file:///etc/passwd' }), /cannot download file:\/\/\/etc\/passwd: only https: and http: URLs are fetched, received file:/);
+  await assert.rejects(fetchWeights({ ...opts(dir, 'ok'), url: 'ftp://example.org/w.bin' }), /only https: and http: URLs are fetched, received ftp:/);
+  await assert.rejects(fetchWeights({ ...opts(dir, 'ok'), url: 'not a url' }), /cannot download 'not a url': it is not a URL/);
+  await assert.rejects(fetchWeights({ ...opts(dir, 'loop'), env: { NO_PROXY: '*' } }), /redirected more than 5 times \(the last to \/loop\/w\.bin\); the server loops/);
+  await assert.rejects(fetchWeights({ ...opts(dir, 'to-file'), env: { NO_PROXY: '*' } }), /was redirected to file:\/\/\/etc\/passwd; only https: and http: are followed/);
+  await assert.rejects(fetchWeights({ ...opts(dir, 'endless'), bytes: 1_000_000, env: { NO_PROXY: '*' } }), /sent more than the 1000000 bytes expected; it was stopped and nothing was cached/);
+  assert.deepEqual((await cacheState(dir)).models, []);
+  const downloads = await readdir(path.join(dir, 'downloads')).catch(() => [] as string[]);
+  for (const f of downloads) assert.ok((await stat(path.join(dir, 'downloads', f))).size <= 1_000_000 + 64 * 1024, `${f} stayed near the cap`);
+});
+
+test('a stale lock (empty and old, or held by a live process that is not Impasto) does not block a fetch', async () => {
+  for (const [name, contents] of [['empty', ''], ['foreign', JSON.stringify({ tool: 'impasto', pid: 1, started: 'not-its-start-time' })], ['junk', 'hello']] as const) {
+    const dir = path.join(tmp, `stale-${name}`);
+    await mkdir(path.join(dir, 'locks'), { recursive: true });
+    const lockFile = path.join(dir, 'locks', 'w.bin.lock');
+    await writeFile(lockFile, contents);
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lockFile, old, old);
+    const t0 = Date.now();
+    const got = await fetchWeights({ ...opts(dir, 'ok'), env: { NO_PROXY: '*' } });
+    assert.equal(got, path.join(dir, 'models', 'w.bin'), name);
+    assert.ok(Date.now() - t0 < 5000, `${name}: not waited for`);
+    await assert.rejects(stat(lockFile), /ENOENT/, `${name}: the lock is released`);
+  }
+});
+
+test('weights fetch --url with another scheme or no URL at all is a usage error (exit 2)', async () => {
+  for (const url of ['file:///etc/passwd', 'ftp://x/y', '::nonsense']) {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'cli/bin.ts'), 'weights', 'fetch', '--url', url, '--sha256', sha], { env: { ...process.env, IMPASTO_HOME: path.join(tmp, 'usage') } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => resolve({ code, err }));
+    });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /invalid --url: /);
+  }
 });

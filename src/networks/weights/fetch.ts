@@ -1,12 +1,17 @@
 /**
  * Downloading a weight file into the cache, the way a careful user would do it by hand:
  *
- * 1. Take the per-file lock (`locks/<file>.lock`, created exclusively, holding our pid). If another
- *    live process holds it, wait for it and use its result; a lock of a dead process is removed.
+ * 0. Only https: and http: URLs, and at most 5 redirects, each to https: or http:.
+ * 1. Take the per-file lock (`locks/<file>.lock`, created exclusively, holding JSON {tool, pid,
+ *    started}). If another live Impasto process holds it (same pid and same start time, so a reused
+ *    pid does not count), wait for it and use its result; a lock of a dead process, of another
+ *    program, or left empty for over 5 s (a full disk) is removed. A failed write never leaves an
+ *    empty lock.
  * 2. Download to `downloads/<file>.part`, resuming an existing part with `Range: bytes=N-` (a server
  *    that answers 200 instead of 206 restarts it). A connection that breaks is resumed up to
  *    `retries` times; a connection silent for `stallMs` is abandoned with an error (the part stays,
- *    to be resumed by the next attempt).
+ *    to be resumed by the next attempt). The body may not exceed the expected size (the table's,
+ *    else 1.25 GiB): a longer one, announced or not, is stopped and nothing is cached.
  * 3. Check the size and the md5/sha256 from the table (or `--sha256`). On a mismatch the part is
  *    deleted and nothing enters the cache.
  * 4. Rename the part into `models/` (atomic on one file system) and release the lock.
@@ -21,6 +26,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { cacheDir, cacheWriteError, checkHash, ensureCache, WeightsCacheError } from './cache.js';
+import { MAX_WEIGHT_FILE_BYTES } from './limits.js';
 
 /** Progress of a download: bytes so far (including a resumed part) and the total when known. */
 export interface FetchProgress {
@@ -73,7 +79,10 @@ function tunnel(proxy: URL, target: URL): Promise<tls.TLSSocket> {
 }
 
 /** One GET with optional Range; resolves with the response (redirects followed). */
-async function get(url: URL, headers: Record<string, string>, env: NodeJS.ProcessEnv, redirects = 5): Promise<http.IncomingMessage> {
+/** Redirects followed before a download is given up. */
+export const MAX_REDIRECTS = 5;
+
+async function get(url: URL, headers: Record<string, string>, env: NodeJS.ProcessEnv, redirects = MAX_REDIRECTS): Promise<http.IncomingMessage> {
   const proxy = proxyFor(url, env);
   const options: https.RequestOptions = { method: 'GET', headers: { 'user-agent': 'impasto', ...headers } };
   let req: http.ClientRequest;
@@ -95,9 +104,13 @@ async function get(url: URL, headers: Record<string, string>, env: NodeJS.Proces
     });
     req.end();
   });
-  if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && redirects > 0) {
+  if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
     res.resume();
-    return get(new URL(res.headers.location, url), headers, env, redirects - 1);
+    if (redirects === 0) throw new WeightsCacheError(`download of ${url.href} was redirected more than ${MAX_REDIRECTS} times (the last to ${res.headers.location}); the server loops or the URL is wrong`);
+    const next = new URL(res.headers.location, url);
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new WeightsCacheError(`download of ${url.href} was redirected to ${next.href}; only https: and http: are followed`);
+    res.resume();
+    return get(next, headers, env, redirects - 1);
   }
   return res;
 }
@@ -124,12 +137,19 @@ async function downloadOnce(opts: FetchOptions, part: string, env: NodeJS.Proces
   if (!append) have = 0;
   const length = Number(res.headers['content-length'] ?? NaN);
   const total = Number.isFinite(length) ? have + length : opts.bytes ?? null;
+  // The body may not exceed the expected size (the table's, else the largest weight file read).
+  const cap = opts.bytes ?? MAX_WEIGHT_FILE_BYTES;
+  if (total !== null && total > cap) {
+    res.destroy();
+    throw new WeightsCacheError(`download of ${url.href} announces ${total} bytes, more than the ${cap} expected; nothing was kept. Check the URL`);
+  }
   const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
   const stallMs = opts.stallMs ?? 30_000;
   const started = Date.now();
   let received = have;
   await new Promise<void>((resolve, reject) => {
     let stalled = false;
+    let oversized = false;
     const stall = () => {
       stalled = true;
       res.destroy();
@@ -137,12 +157,17 @@ async function downloadOnce(opts: FetchOptions, part: string, env: NodeJS.Proces
     let timer = setTimeout(stall, stallMs);
     const fail = (e: Error) => {
       clearTimeout(timer);
-      out.end(() => reject(stalled ? new Error('stalled') : e));
+      out.end(() => reject(stalled ? new Error('stalled') : oversized ? new Error('oversized') : e));
     };
     res.on('data', (chunk: Buffer) => {
       clearTimeout(timer);
       timer = setTimeout(stall, stallMs);
       received += chunk.length;
+      if (received > cap) {
+        oversized = true;
+        res.destroy();
+        return;
+      }
       if (!out.write(chunk)) {
         res.pause();
         out.once('drain', () => res.resume());
@@ -163,6 +188,7 @@ async function downloadOnce(opts: FetchOptions, part: string, env: NodeJS.Proces
     });
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code) throw e; // a file-system error: reported by the caller
+    if (e.message === 'oversized') throw new WeightsCacheError(`download of ${url.href} sent more than the ${cap} bytes expected; it was stopped and nothing was cached. Check the URL`);
     if (e.message === 'stalled') throw new WeightsCacheError(`download of ${url.href} stalled: no data for ${stallMs / 1000} s at ${received} bytes; the partial file is kept and the next 'impasto weights fetch' resumes it`);
     throw new WeightsCacheError(`download of ${url.href} broke off at ${received} bytes (${e.message})`);
   });
@@ -178,25 +204,74 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or null off Linux. */
+async function startTime(pid: number): Promise<string | null> {
+  const stat_ = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (!stat_) return null;
+  // Fields after the parenthesised command name, which may itself hold spaces or parentheses.
+  return stat_.slice(stat_.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+}
+
+/** What a lock file holds: which process, identified by pid and start time, took it for Impasto. */
+interface LockOwner {
+  readonly tool: 'impasto';
+  readonly pid: number;
+  readonly started: string | null;
+}
+
+/** An empty or unparsable lock younger than this may be one being written; older, it is stale. */
+const HALF_WRITTEN_LOCK_MS = 5000;
+
+/**
+ * Whether a lock file's owner still holds it: an Impasto lock of a live process whose start time
+ * matches (so a reused pid does not count). Empty or foreign contents count as stale once older
+ * than {@link HALF_WRITTEN_LOCK_MS}.
+ */
+async function lockHeld(lockFile: string): Promise<{ held: boolean; pid: number | null }> {
+  const text = await readFile(lockFile, 'utf8').catch(() => null);
+  if (text === null) return { held: false, pid: null };
+  let owner: LockOwner | null = null;
+  try {
+    const o = JSON.parse(text) as LockOwner;
+    if (o && o.tool === 'impasto' && Number.isInteger(o.pid) && o.pid > 0) owner = o;
+  } catch {
+    owner = null;
+  }
+  if (!owner) {
+    const age = Date.now() - ((await stat(lockFile).catch(() => null))?.mtimeMs ?? 0);
+    return { held: age < HALF_WRITTEN_LOCK_MS, pid: null };
+  }
+  if (!alive(owner.pid)) return { held: false, pid: owner.pid };
+  const started = await startTime(owner.pid);
+  return { held: started === null || owner.started === null || started === owner.started, pid: owner.pid };
+}
+
 /** Takes the file's lock, or waits for the process holding it. Returns false if another process finished the file. */
 async function lock(lockFile: string, target: string, notice: (m: string) => void): Promise<boolean> {
   let told = false;
+  const me: LockOwner = { tool: 'impasto', pid: process.pid, started: await startTime(process.pid) };
   for (;;) {
     try {
       const fh = await open(lockFile, 'wx');
-      await fh.writeFile(String(process.pid));
+      try {
+        await fh.writeFile(JSON.stringify(me));
+      } catch (err) {
+        await fh.close();
+        await rm(lockFile, { force: true }); // never leave an empty lock behind (a full disk)
+        throw err;
+      }
       await fh.close();
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')) || NaN);
-    if (Number.isFinite(pid) && !alive(pid)) {
-      await rm(lockFile, { force: true }); // left by a process that died
+    const { held, pid } = await lockHeld(lockFile);
+    if (!held) {
+      await rm(lockFile, { force: true }); // left by a process that died, or not an Impasto lock
       continue;
     }
     if (!told) {
-      notice(`another process (pid ${Number.isFinite(pid) ? pid : '?'}) is downloading ${path.basename(target)}; waiting for it`);
+      notice(`another process (pid ${pid ?? '?'}) is downloading ${path.basename(target)}; waiting for it`);
       told = true;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -220,6 +295,16 @@ async function lock(lockFile: string, target: string, notice: (m: string) => voi
  */
 export async function fetchWeights(opts: FetchOptions): Promise<string> {
   const env = opts.env ?? process.env;
+  let url: URL;
+  try {
+    url = new URL(opts.url);
+  } catch {
+    throw new WeightsCacheError(`cannot download '${opts.url}': it is not a URL; expected https://… or http://…`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new WeightsCacheError(`cannot download ${url.href}: only https: and http: URLs are fetched, received ${url.protocol}; for a file on disk, pass it with --weights`);
+  }
+  if (!/^[\w.-]+$/.test(opts.file) || opts.file.startsWith('.')) throw new WeightsCacheError(`invalid cache file name '${opts.file}'`);
   const root = await ensureCache(opts.root ?? cacheDir(env));
   const target = path.join(root, 'models', opts.file);
   try {
