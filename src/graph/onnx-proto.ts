@@ -45,7 +45,9 @@ message TensorProto {
   repeated int64 dims = 1; optional int32 data_type = 2; repeated float float_data = 4 [packed = true];
   repeated int64 int64_data = 7 [packed = true]; optional string name = 8; optional bytes raw_data = 9;
   repeated double double_data = 10 [packed = true]; optional string doc_string = 12;
+  repeated StringStringEntryProto external_data = 13; optional int32 data_location = 14;
 }
+message StringStringEntryProto { optional string key = 1; optional string value = 2; }
 message TensorShapeProto {
   message Dimension { oneof value { int64 dim_value = 1; string dim_param = 2; } }
   repeated Dimension dim = 1;

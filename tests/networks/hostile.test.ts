@@ -160,3 +160,16 @@ test('the CLI with a FIFO as the content image, the weights or the init exits 3 
   }
   await writeFile(path.join(tmp, 'done'), '');
 });
+
+test('an ONNX initializer with external data is refused without opening that file; a length that contradicts the dims is refused', async () => {
+  const { ModelProto } = await import('../../src/graph/onnx-proto.js');
+  const model = (init: Record<string, unknown>) => ModelProto.encode(ModelProto.fromObject({ ir_version: 8, graph: { name: 'g', initializer: [init] } })).finish();
+  const external = model({ name: 'conv1_1_w_0', dims: [64, 3, 3, 3], data_type: 1, data_location: 1, external_data: [{ key: 'location', value: '/etc/passwd' }] });
+  const file = path.join(tmp, 'external.onnx');
+  await writeFile(file, external);
+  await rejectsWith(loadWeightsFile(file), file, /initializer conv1_1_w_0 keeps its data in another file \(\/etc\/passwd\), ONNX external data; .*refused/);
+  const short = model({ name: 'conv1_1_w_0', dims: [64, 3, 3, 3], data_type: 1, raw_data: new Uint8Array(16) });
+  const file2 = path.join(tmp, 'short.onnx');
+  await writeFile(file2, short);
+  await rejectsWith(loadWeightsFile(file2), file2, /initializer conv1_1_w_0 of dims \[64,3,3,3\] needs 1728 floats but holds 4/);
+});

@@ -2,7 +2,8 @@
  * ONNX model-zoo VGG files: the conv initializers, in graph order, mapped to canonical names.
  * vgg19-7.onnx (MXNet export) names them `vgg0_conv{k}_weight`/`_bias` and expects torchvision-style
  * input (RGB/255, ImageNet mean/std); vgg19-caffe2-9.onnx names them `conv{b}_{i}_w_0`/`_b_0` and
- * expects Caffe input. Initializers are read from raw_data (or float_data).
+ * expects Caffe input. Initializers are read from raw_data (or float_data), whose length must match
+ * their dims; initializers kept in external data files are refused without opening those files.
  */
 import { ModelProto } from '../../graph/onnx-proto.js';
 import { NamedTensor, WeightFormatError } from './safetensors.js';
@@ -13,6 +14,8 @@ interface TensorMsg {
   data_type?: number;
   raw_data?: Uint8Array;
   float_data?: number[];
+  external_data?: { key?: string; value?: string }[];
+  data_location?: number;
 }
 
 /** Reads conv weights; keys canonical (`conv1_1.weight`); `preprocess` as implied by the naming. */
@@ -27,8 +30,16 @@ export function readOnnxModel(buf: Uint8Array, what: string): { tensors: Map<str
   const get = (name: string): NamedTensor | undefined => {
     const t = inits.find((i) => i.name === name);
     if (!t) return undefined;
+    if (t.data_location === 1 || t.external_data?.length) {
+      const location = t.external_data?.find((e) => e.key === 'location')?.value ?? '?';
+      throw new WeightFormatError(`${what}: initializer ${name} keeps its data in another file (${location}), ONNX external data; a weight file must hold its own weights, so it is refused (that file was not read)`);
+    }
     if (t.data_type !== 1) throw new WeightFormatError(`${what}: initializer ${name} has ONNX data type ${t.data_type}; expected FLOAT (1)`);
     const shape = (t.dims ?? []).map((d) => (typeof d === 'number' ? d : d.toNumber()));
+    if (shape.length > 8 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new WeightFormatError(`${what}: initializer ${name} has dims [${shape}]; expected up to 8 non-negative sizes`);
+    const count = shape.reduce((a, d) => a * d, 1);
+    const stored = t.raw_data && t.raw_data.length ? t.raw_data.length / 4 : (t.float_data ?? []).length;
+    if (stored !== count) throw new WeightFormatError(`${what}: initializer ${name} of dims [${shape}] needs ${count} floats but holds ${stored}; the file is corrupt`);
     let data: Float32Array;
     if (t.raw_data && t.raw_data.length) {
       data = new Float32Array(t.raw_data.length >> 2);
