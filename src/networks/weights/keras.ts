@@ -45,7 +45,8 @@ async function h5(): Promise<H5 & { FS: NonNullable<H5['FS']> }> {
     const open = fsAny.open.bind(fs);
     fsAny.open = (p: unknown, ...rest: unknown[]) => {
       const name = typeof p === 'string' ? p : String(p);
-      if (allowedPath !== null && name !== allowedPath) {
+      // /tmp of the in-memory file system is HDF5's own scratch (its error handler writes there).
+      if (allowedPath !== null && name !== allowedPath && !name.startsWith('/tmp/')) {
         attempts.push(name);
         throw new fsAny.ErrnoError(44); // ENOENT in Emscripten's numbering
       }
@@ -89,11 +90,22 @@ export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<
   lib.FS.writeFile(inMemory, bytes);
   allowedPath = inMemory;
   attempts.length = 0;
+  // HDF5 prints its error stack (HDF5-DIAG, ~40 lines) to stderr through console.error on a corrupt
+  // file; the WeightFormatError below says what matters. The reading below is synchronous, so the
+  // filter covers exactly its output.
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    if (/HDF5-DIAG|^\s+#\d{3}:|^\s+(major|minor):/m.test(text)) return true;
+    return (write as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
+  }) as typeof process.stderr.write;
   let file: InstanceType<H5['File']>;
   try {
     file = new lib.File(inMemory, 'r');
   } catch (err) {
     lib.FS.unlink(inMemory);
+    allowedPath = null;
+    process.stderr.write = write;
     throw new WeightFormatError(`${path}: HDF5 file could not be opened (${firstLine(err)}); it is truncated or corrupt`);
   }
   const entity = (group: InstanceType<H5['Group']>, name: string, what: string) => {
@@ -167,6 +179,7 @@ export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<
     file.close();
     lib.FS.unlink(inMemory);
     allowedPath = null;
+    process.stderr.write = write;
   }
 }
 

@@ -107,7 +107,32 @@ export async function loadWeightsFile(path: string): Promise<VggWeights> {
   const buf = await readRegularFile(path, MAX_WEIGHT_FILE_BYTES, (problem, detail) => new WeightFormatError(
     `cannot read weight file ${path}: ${detail}; ${problem === 'too-large' ? 'a VGG weight file is at most 1.25 GiB' : 'give --weights the path of a VGG weight file'}`,
   ));
+  return parseWeights(buf, path);
+}
+
+/**
+ * Parses a weight file already in memory (its bytes, `what` naming it in messages), choosing the
+ * parser by its first bytes. Every failure is a WeightFormatError naming `what`; the fuzzer
+ * (tools/fuzz/loaders.ts) holds it to that.
+ */
+export async function parseWeights(buf: Uint8Array, path: string): Promise<VggWeights> {
   const format = sniffFormat(buf);
+  try {
+    return await parseAs(format, buf, path);
+  } catch (err) {
+    if (err instanceof WeightFormatError) throw err;
+    // A parser tripped on a structure it did not check (an index past the end, a wrong type):
+    // still a bad file, reported as such. `internal` marks these for the fuzzer's report.
+    const e = new WeightFormatError(
+      `${path}: not a readable ${format} file: its structure is corrupt (the parser stopped at: ${String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 160)}); re-download it or check where it came from`,
+      { cause: err },
+    );
+    (e as WeightFormatError & { internal?: boolean }).internal = true;
+    throw e;
+  }
+}
+
+async function parseAs(format: WeightFormat | null, buf: Uint8Array, path: string): Promise<VggWeights> {
   switch (format) {
     case 'safetensors': {
       const { tensors, metadata } = readSafetensors(buf, path);
