@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { loadWeightsCached } from '../../src/networks/weights/cache.js';
 import { loadWeightsFile, WeightFormatError } from '../../src/networks/weights/load.js';
@@ -172,4 +172,62 @@ test('an ONNX initializer with external data is refused without opening that fil
   const file2 = path.join(tmp, 'short.onnx');
   await writeFile(file2, short);
   await rejectsWith(loadWeightsFile(file2), file2, /initializer conv1_1_w_0 of dims \[64,3,3,3\] needs 1728 floats but holds 4/);
+});
+
+test('the hostile corpus through the CLI: each file exits 3 naming itself, within bounded memory, with nothing cached', async () => {
+  const corpus = path.join(tmp, 'corpus');
+  await mkdir(corpus, { recursive: true });
+  const st = (header: unknown) => {
+    const json = Buffer.from(JSON.stringify(header));
+    const out = Buffer.alloc(8 + json.length + 64);
+    out.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(out, 8);
+    return out;
+  };
+  const { ModelProto } = await import('../../src/graph/onnx-proto.js');
+  const files: [string, Uint8Array | null][] = [
+    ['bomb.pth', zipOf('archive/data.pkl', deflateRawSync(Buffer.alloc(50e6)), 1e9)],
+    ['null-entry.safetensors', st({ w: null })],
+    ['negative-offsets.safetensors', st({ w: { dtype: 'F32', shape: [4], data_offsets: [-16, 0] } })],
+    ['string-shape.safetensors', st({ w: { dtype: 'F32', shape: '4', data_offsets: [0, 16] } })],
+    ['external.onnx', ModelProto.encode(ModelProto.fromObject({ ir_version: 8, graph: { name: 'g', initializer: [{ name: 'conv1_1_w_0', dims: [1], data_type: 1, data_location: 1, external_data: [{ key: 'location', value: '/etc/passwd' }] }] } })).finish()],
+    ['random.bin', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)],
+    ['weights.fifo', null],
+  ];
+  for (const [name, bytes] of files) {
+    if (bytes) await writeFile(path.join(corpus, name), bytes);
+    else execFileSync('mkfifo', [path.join(corpus, name)]);
+  }
+  const all = [
+    ...['external-abs.h5', 'external-rel.h5', 'external-link.h5', 'virtual.h5', 'int64-kernel.h5'].map((f) => path.join(hostile, f)),
+    ...files.map(([f]) => path.join(corpus, f)), '/dev/zero', corpus,
+  ];
+  const img = path.join(root, 'tests/fixtures/images/tubingen.jpg');
+  const style = path.join(root, 'tests/fixtures/images/starry_night.jpg');
+  // main() in a child that reports its own peak RSS after returning.
+  const wrapper = `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(root, 'cli/main.ts')).href)}); const code = await main(process.argv.slice(1)); process.stderr.write('maxrss ' + process.resourceUsage().maxRSS + '\\n'); process.exit(code);`;
+  const rows: string[] = [];
+  for (const file of all) {
+    const cache = path.join(tmp, `corpus-cache-${rows.length}`);
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', wrapper, img, style, '--weights', file, '-o', path.join(tmp, 'corpus.png'), '-q'],
+        { env: { ...process.env, IMPASTO_HOME: cache } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, err });
+      });
+    });
+    const rss = Number(/maxrss (\d+)/.exec(r.err)?.[1] ?? NaN) / 1024;
+    const message = r.err.split('\n').find((l) => l.startsWith('error: ')) ?? '';
+    rows.push(`${path.basename(file)} → ${r.code} → ${rss.toFixed(0)} MB → ${message.slice(7, 150)}`);
+    assert.equal(r.code, 3, `${file}: ${r.err}`);
+    assert.ok(message.includes(path.basename(file)), `${file}: the message names the file: ${message}`);
+    assert.ok(rss < 700, `${file}: peak RSS ${rss.toFixed(0)} MB`);
+    const cached = await readdir(cache, { recursive: true }).catch(() => [] as string[]);
+    assert.deepEqual(cached.filter((f) => /\.(safetensors|h5|pth|onnx)$/.test(f)), [], `${file}: nothing cached`);
+  }
+  for (const row of rows) console.log(`# corpus: ${row}`);
 });
