@@ -100,7 +100,7 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
   const pooling = o.pooling ?? preset.pooling;
   if (o.weights) return vggNet(await loadWeightsCached(o.weights, cacheDir(), notice), pooling);
   if (o.network === 'auto') {
-    const cached = await cachedDefault();
+    const cached = await cachedDefault(cacheDir(), notice);
     if (cached) return vggNet(await loadWeightsCached(cached, cacheDir(), notice), pooling);
   }
   if (o.network === 'offline' || o.network === 'auto') {

@@ -212,3 +212,23 @@ test('the library checks its arguments at the boundary: missing or mistyped imag
   ac.abort();
   await assert.rejects(stylize({ content: path.join(shared, 'absent.jpg'), style, weights: net }, { signal: ac.signal }), (e: Error) => e.name === 'AbortError' && exitCodeOf(e) === 130);
 });
+
+test('a corrupt cached default network is not used: the notice says why and what to do', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-corrupt-default-'));
+  const saved = process.env.IMPASTO_HOME;
+  process.env.IMPASTO_HOME = dir;
+  try {
+    await mkdir(path.join(dir, 'models'), { recursive: true });
+    // The Keras default's file name, holding other bytes (here: the test network).
+    await copyFile(net, path.join(dir, 'models', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5'));
+    const events: StylizeEvent[] = [];
+    await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), size: 64, iterations: 1, threads: 1 }, { onEvent: (e) => events.push(e) });
+    const notices = events.filter((e) => e.type === 'notice').map((e) => (e as { message: string }).message);
+    assert.ok(notices.some((m) => /the cached vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5 has \d+ bytes, but the published file has 80134624; it is not used\. Delete it and run 'impasto weights fetch --source keras' again/.test(m)), notices.join('\n'));
+    assert.match((events.find((e) => e.type === 'start') as { network: string }).network, /^untrained pyramid network/);
+  } finally {
+    if (saved === undefined) delete process.env.IMPASTO_HOME;
+    else process.env.IMPASTO_HOME = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -100,7 +100,7 @@ export async function fuzz(
   const examples: FuzzReport['examples'] = [];
   const rand = mulberry32(seed);
   const cases = Array.from({ length: count }, () => mutate(seedBytes, rand));
-  const timeoutMs = opts.timeoutMs ?? 5000;
+  const timeoutMs = opts.timeoutMs ?? 15_000;
   let worker: Worker | null = null;
   const start = async () => {
     worker = new Worker(WORKER, { eval: true, resourceLimits: { maxOldGenerationSizeMb: opts.heapMb ?? 1024 } });

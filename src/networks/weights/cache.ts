@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { VggWeights } from '../vgg.js';
@@ -135,16 +135,34 @@ export async function checkHash(file: string, expected: string): Promise<{ ok: b
   return { ok, actual: `${algo}:${actual}` };
 }
 
-/** The default pretrained network if one is cached: the Keras VGG-19 (Oxford weights) first. */
-export async function cachedDefault(root = cacheDir()): Promise<string | null> {
+/**
+ * The default pretrained network if one is cached and intact: the Keras VGG-19 (Oxford weights)
+ * first. A published file with a checksum is checked once: its size at every call, its hash the
+ * first time and whenever its size or modification time changed (the result is kept beside it in
+ * `<file>.verified`). A file that fails is skipped, and `notice` says so and what to do.
+ */
+export async function cachedDefault(root = cacheDir(), notice: (m: string) => void = () => {}): Promise<string | null> {
   for (const id of ['vgg19-keras', 'vgg19-torchvision', 'vgg19-timm', 'vgg19-caffe', 'vgg19-onnx']) {
     const s = WEIGHT_SOURCES.find((x) => x.id === id)!;
     const p = modelPath(s, root);
-    try {
-      if ((await stat(p)).isFile()) return p;
-    } catch {
-      // not cached
+    const info = await stat(p).catch(() => null);
+    if (!info?.isFile()) continue;
+    if (!s.hash) return p; // published without a checksum (timm): nothing to check against
+    const bad = (why: string) => notice(`the cached ${s.file} ${why}; it is not used. Delete it and run 'impasto weights fetch --source ${s.source}' again`);
+    if (s.bytes !== undefined && info.size !== s.bytes) {
+      bad(`has ${info.size} bytes, but the published file has ${s.bytes}`);
+      continue;
     }
+    const stampFile = `${p}.verified`;
+    const stamp = JSON.stringify({ size: info.size, mtimeMs: info.mtimeMs, hash: s.hash });
+    if ((await readFile(stampFile, 'utf8').catch(() => null)) === stamp) return p;
+    const { ok, actual } = await checkHash(p, s.hash);
+    if (!ok) {
+      bad(`does not match its published checksum (expected ${s.hash}, found ${actual})`);
+      continue;
+    }
+    await writeFile(stampFile, stamp).catch(() => {}); // an unwritable cache only costs a re-check
+    return p;
   }
   return null;
 }

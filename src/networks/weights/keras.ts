@@ -13,6 +13,8 @@
  * FIFO or a device; external links, broken soft links and virtual datasets are refused by name
  * before any dataset is read, and datasets must be float16/32/64 of a size the file can hold.
  */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread, Worker } from 'node:worker_threads';
 import { NamedTensor, WeightFormatError } from './safetensors.js';
 
 /** HDF5's 8-byte signature. */
@@ -85,6 +87,54 @@ const KERAS_NAME = /^block(\d)_conv(\d)$/;
  * @throws WeightFormatError for an HDF5 file that is not Keras weights.
  */
 export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
+  return isMainThread ? readInWorker(bytes, path) : readKerasH5InProcess(bytes, path);
+}
+
+/**
+ * Time allowed to the HDF5 library: 5 s, plus 10 s per 100 MB (an 80 MB Keras VGG-19 parses in
+ * under 1 s). The library is not hardened against crafted files: the fuzzer found files on which
+ * it never returns, and others on which it traps.
+ */
+export function hdf5TimeLimitMs(bytes: number): number {
+  return 5000 + (10_000 * bytes) / 1e8;
+}
+
+/**
+ * Parses in a worker thread, so that a hang or a WebAssembly trap in the HDF5 library costs only
+ * that worker (terminated at the time limit) and a fresh library serves each file.
+ */
+async function readInWorker(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
+  const workerFile = fileURLToPath(import.meta.url).replace(/keras\.(ts|js)$/, 'keras-worker.$1');
+  // Run from TypeScript sources (tests, tsx), the worker registers tsx's loader first: Node 20's
+  // workers do not inherit `--import tsx`. The published package runs the compiled .js directly.
+  const worker = workerFile.endsWith('.ts')
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(pathToFileURL(workerFile).href)}))`, { eval: true, workerData: { bytes, path } })
+    : new Worker(workerFile, { workerData: { bytes, path } });
+  const limit = hdf5TimeLimitMs(bytes.length);
+  try {
+    return await new Promise<Map<string, NamedTensor>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new WeightFormatError(`${path}: the HDF5 library did not finish reading it within ${(limit / 1000).toFixed(0)} s; the file is corrupt or crafted`)), limit);
+      worker.once('message', (m: { tensors?: [string, NamedTensor][]; error?: { message: string; typed: boolean } }) => {
+        clearTimeout(timer);
+        if (m.tensors) return resolve(new Map(m.tensors));
+        const e = new WeightFormatError(m.error!.typed ? m.error!.message : `${path}: HDF5 structure cannot be read (${m.error!.message}); the file is truncated or corrupt`);
+        if (!m.error!.typed) (e as WeightFormatError & { internal?: boolean }).internal = true;
+        reject(e);
+      });
+      worker.once('error', (err) => {
+        clearTimeout(timer);
+        const e = new WeightFormatError(`${path}: the HDF5 library failed on it (${firstLine(err)}); the file is corrupt or crafted`);
+        (e as WeightFormatError & { internal?: boolean }).internal = true;
+        reject(e);
+      });
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** Parses in this thread (the worker's side of {@link readKerasH5}). */
+export async function readKerasH5InProcess(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
   const lib = await h5();
   const inMemory = `/impasto-${process.pid}-${opened++}.h5`;
   lib.FS.writeFile(inMemory, bytes);
