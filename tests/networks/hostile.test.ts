@@ -231,3 +231,17 @@ test('the hostile corpus through the CLI: each file exits 3 naming itself, withi
   }
   for (const row of rows) console.log(`# corpus: ${row}`);
 });
+
+test('a weight cache that runs through a file only costs speed: the .h5 still loads, with a notice', async () => {
+  const { kerasH5 } = await import('../weight-writers.js');
+  const w = await loadWeightsFile(path.join(root, 'tests/fixtures/weights/tiny-legacy.pth'));
+  const tensors = new Map([...w.convs].map(([n, p]) => [n, { w: { data: p.weight, shape: [...p.shape] }, b: { data: p.bias, shape: [p.shape[0]] } }]));
+  const h5 = path.join(tmp, 'tiny.h5');
+  await kerasH5(h5, 'keras2', tensors);
+  const blocker = path.join(tmp, 'a-file');
+  await writeFile(blocker, 'not a directory');
+  const notices: string[] = [];
+  const loaded = await loadWeightsCached(h5, path.join(blocker, 'cache'), (m) => notices.push(m));
+  assert.equal(loaded.convs.size, w.convs.size);
+  assert.ok(notices.some((m) => /could not store a converted copy of .*tiny\.h5 in .*a-file\/cache .*later loads will parse the original again/.test(m)), notices.join('\n'));
+});

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -229,6 +230,39 @@ test('a corrupt cached default network is not used: the notice says why and what
   } finally {
     if (saved === undefined) delete process.env.IMPASTO_HOME;
     else process.env.IMPASTO_HOME = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('eight 99-Mpx style images are refused from their headers, before any is decoded; --threads above the cores is lowered with a notice', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-budget-'));
+  try {
+    // PNG headers claiming 11000×9000 (99 Mpx) with one tiny row of data.
+    const chunk = (tag: string, data: Buffer) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(tag), data])) >>> 0);
+      return Buffer.concat([len, Buffer.from(tag), data, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(11000, 0);
+    ihdr.writeUInt32BE(9000, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    const png = Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(33001))), chunk('IEND', Buffer.alloc(0))]);
+    const styles = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const f = path.join(dir, `big-${i}.png`);
+      await writeFile(f, png);
+      return f;
+    }));
+    const rss = process.memoryUsage().rss;
+    await assert.rejects(stylize({ content: path.join(shared, 'tubingen.jpg'), style: styles, weights: net, size: 32, iterations: 1 }),
+      (e: Error) => exitCodeOf(e) === 2 && /the input images hold 792 Mpx in all, more than the 200 Mpx decoded per problem/.test(e.message));
+    assert.ok(process.memoryUsage().rss - rss < 200e6, 'nothing was decoded');
+    const events: StylizeEvent[] = [];
+    await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 32, iterations: 1, threads: 1000 }, { onEvent: (e) => events.push(e) });
+    assert.ok(events.some((e) => e.type === 'notice' && new RegExp(`--threads 1000 is more than the ${os.availableParallelism()} cores available; using ${os.availableParallelism()}`).test(e.message)));
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -205,7 +205,7 @@ export async function loadWeightsCached(file: string, root = cacheDir(), onNotic
     await writeFile(tmp, writeSafetensors(tensors, { 'impasto.preprocess': w.preprocess.name, 'impasto.source': file }));
     await rename(tmp, converted);
   } catch (err) {
-    await rm(`${converted}.${process.pid}.tmp`, { force: true });
+    await rm(`${converted}.${process.pid}.tmp`, { force: true }).catch(() => {}); // ENOTDIR when the cache runs through a file
     onNotice(`could not store a converted copy of ${file} in ${root} (${(err as Error).message}); later loads will parse the original again`);
   }
   return w;

@@ -14,7 +14,7 @@
  * before any dataset is read, and datasets must be float16/32/64 of a size the file can hold.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isMainThread, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { NamedTensor, WeightFormatError } from './safetensors.js';
 
 /** HDF5's 8-byte signature. */
@@ -87,7 +87,7 @@ const KERAS_NAME = /^block(\d)_conv(\d)$/;
  * @throws WeightFormatError for an HDF5 file that is not Keras weights.
  */
 export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
-  return isMainThread ? readInWorker(bytes, path) : readKerasH5InProcess(bytes, path);
+  return readInWorker(bytes, path);
 }
 
 /**
