@@ -1,5 +1,6 @@
 /** Shared test helpers: run a built graph on the node engine, seeded random numbers, error norms. */
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { GraphBuilder, Value } from '../src/graph/builder.js';
 import { Tape } from '../src/graph/autodiff.js';
 import { mulberry32 } from '../src/util/random.js';
@@ -88,3 +89,22 @@ export async function checkVjp64(shapes: number[][], build: Build, init?: (i: nu
   await dispose();
 }
 
+
+/**
+ * A valid PNG whose header claims width×height (8-bit RGB) but whose data is one tiny row: its
+ * size can be read from the header, and decoding it would need the full 3·width·height bytes.
+ */
+export function pngHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (tag: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(tag), data])) >>> 0);
+    return Buffer.concat([len, Buffer.from(tag), data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(3 * width + 1))), chunk('IEND', Buffer.alloc(0))]);
+}

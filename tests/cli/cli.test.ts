@@ -72,32 +72,34 @@ test('impasto score --json matches torch float64 per term (relative error ≤ 1e
   for (const k of Object.keys(ref.style)) close(got.style[k], ref.style[k], `style ${k}`);
 });
 
+/** `impasto score --style-loss <loss> --json` on the torch fixture; its style terms and total. */
+async function scoreWith(loss: string): Promise<{ total: number; content: number; style: Record<string, number> }> {
+  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
+    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--style-loss', loss, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
 test('impasto score --style-loss mean-std --json matches torch float64 per layer (relative error ≤ 1e-5), under the same style keys', async () => {
   const ref = JSON.parse(await readFile(path.join(fixtures, 'score-expected-other.json'), 'utf8'));
-  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
-    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--style-loss', 'mean-std', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const got = JSON.parse(r.stdout);
+  const got = await scoreWith('mean-std');
   assert.deepEqual(Object.keys(got.style), Object.keys(ref['mean-std']));
   for (const [k, v] of Object.entries(ref['mean-std'] as Record<string, number>)) {
-    assert.ok(Math.abs(got.style[k] - v) <= 1e-5 * Math.abs(v), `mean-std ${k}: ${got.style[k]} vs torch ${v}`);
+    assert.ok(Math.abs(got.style[k]! - v) <= 1e-5 * Math.abs(v), `mean-std ${k}: ${got.style[k]} vs torch ${v}`);
   }
   // The total is the paper preset's: content + β·Σ w_l·S_l.
-  const expected = got.content + 1e3 * Object.values(got.style as Record<string, number>).reduce((a, v) => a + 0.2 * v, 0);
+  const expected = got.content + 1e3 * Object.values(got.style).reduce((a, v) => a + 0.2 * v, 0);
   assert.ok(Math.abs(got.total - expected) <= 1e-5 * expected, `total ${got.total} vs ${expected}`);
 });
 
 test('impasto score --style-loss w2 --json matches torch float64: ≤ 1e-3 of the regularised formula, ≤ 1 % of the unregularised', async () => {
   const ref = JSON.parse(await readFile(path.join(fixtures, 'score-expected-other.json'), 'utf8'));
-  const r = await impasto(['score', path.join(fixtures, 'score-image.png'), '--content', path.join(fixtures, 'score-content.png'),
-    '--style', path.join(fixtures, 'score-style.png'), '--weights', path.join(fixtures, 'net-avg.safetensors'), '--preset', 'paper', '--style-loss', 'w2', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const got = JSON.parse(r.stdout);
+  const got = await scoreWith('w2');
   assert.deepEqual(Object.keys(got.style), Object.keys(ref.w2));
   for (const [k, v] of Object.entries(ref.w2 as Record<string, number>)) {
-    assert.ok(Math.abs(got.style[k] - v) <= 1e-3 * Math.abs(v), `w2 ${k}: ${got.style[k]} vs torch (regularised) ${v}`);
+    assert.ok(Math.abs(got.style[k]! - v) <= 1e-3 * Math.abs(v), `w2 ${k}: ${got.style[k]} vs torch (regularised) ${v}`);
     const u = ref['w2-unregularised'][k] as number;
-    assert.ok(Math.abs(got.style[k] - u) <= 1e-2 * Math.abs(u), `w2 ${k}: ${got.style[k]} vs torch (unregularised) ${u}`);
+    assert.ok(Math.abs(got.style[k]! - u) <= 1e-2 * Math.abs(u), `w2 ${k}: ${got.style[k]} vs torch (unregularised) ${u}`);
   }
 });
 

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { score } from '../../src/pipeline/score.js';
 import { prepareProblem } from '../../src/pipeline/prepare.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/image/io-node.js';
 import { exitCodeOf } from '../../src/errors.js';
+import { pngHeaderOnly } from '../helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shared = path.join(root, 'tests/fixtures/images');
@@ -238,18 +238,7 @@ test('eight 99-Mpx style images are refused from their headers, before any is de
   const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-budget-'));
   try {
     // PNG headers claiming 11000×9000 (99 Mpx) with one tiny row of data.
-    const chunk = (tag: string, data: Buffer) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(data.length);
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(zlib.crc32(Buffer.concat([Buffer.from(tag), data])) >>> 0);
-      return Buffer.concat([len, Buffer.from(tag), data, crc]);
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(11000, 0);
-    ihdr.writeUInt32BE(9000, 4);
-    ihdr.set([8, 2, 0, 0, 0], 8);
-    const png = Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(33001))), chunk('IEND', Buffer.alloc(0))]);
+    const png = pngHeaderOnly(11000, 9000);
     const styles = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
       const f = path.join(dir, `big-${i}.png`);
       await writeFile(f, png);
