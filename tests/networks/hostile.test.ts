@@ -245,3 +245,14 @@ test('a weight cache that runs through a file only costs speed: the .h5 still lo
   assert.equal(loaded.convs.size, w.convs.size);
   assert.ok(notices.some((m) => /could not store a converted copy of .*tiny\.h5 in .*a-file\/cache .*later loads will parse the original again/.test(m)), notices.join('\n'));
 });
+
+test('an .h5 on which the HDF5 library never returns is refused at the time limit, and the process goes on', async () => {
+  // Found by the fuzzer (tools/fuzz/loaders.ts --seed 7, keras-h5 case 4602: six flipped bits of
+  // its seed file); read in this thread, the HDF5 library does not return.
+  const file = path.join(hostile, 'hdf5-hang.h5');
+  const t0 = Date.now();
+  await rejectsWith(loadWeightsFile(file), file, /the HDF5 library did not finish reading it within 5 s; the file is corrupt or crafted/);
+  assert.ok(Date.now() - t0 < 15_000, `refused after ${Date.now() - t0} ms`);
+  // The library still serves the next file (a fresh worker per file).
+  await rejectsWith(loadWeightsFile(path.join(hostile, 'int64-kernel.h5')), 'int64-kernel.h5', /holds integers of 8 bytes/);
+});
