@@ -134,7 +134,10 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagDef[], wi
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = flag.replace(/^-+/, '').split(/[ =]/)[0]!;
-      if (config[name]?.type === 'boolean') throw new OptionError(`flag --${name} takes no value (it is on when given, off when left out), received '${flag}'`);
+      if (config[name]?.type === 'boolean') {
+        const given = argv.find((a) => a.startsWith(`--${name}=`)) ?? flag;
+        throw new OptionError(`flag --${name} takes no value (it is on when given, off when left out), received '${given}'`);
+      }
       throw new OptionError(`flag --${name} expects a value, received none`);
     }
     throw new OptionError(message);

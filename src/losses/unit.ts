@@ -79,7 +79,6 @@ export interface LossUnit<Kind extends string, Names extends string> {
 }
 
 /** A unit of any kind (for heterogeneous lists; bind targets with {@link withTarget}). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyLossUnit = LossUnit<any, any>;
 
 /** One weighted term of the objective: a unit at a layer, before its target is known. */

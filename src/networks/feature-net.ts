@@ -12,7 +12,7 @@ export interface NetDefaults {
   /** α and β for auto-normalised (scale-free) terms. */
   readonly alpha: number;
   readonly beta: number;
-  /** Normalise layer weights automatically (normalise.ts) unless the user sets layer weights. */
+  /** Normalise layer weights automatically (`autoNormalise` in losses/objective.ts) unless the user sets layer weights. */
   readonly autoNormalise: boolean;
 }
 

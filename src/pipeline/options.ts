@@ -28,7 +28,7 @@ export interface StylizeOptions {
    * `random-vgg19` / `random-vgg16` (VGG with seeded random weights).
    */
   network: 'auto' | 'offline' | 'random-vgg19' | 'random-vgg16';
-  /** Scale-free per-layer weights (normalise.ts); default: on for the offline network. */
+  /** Scale-free per-layer weights (`autoNormalise` in losses/objective.ts: each weight divided by its term at zero features); default: on for the offline network. */
   autoNormalise?: boolean;
   /** A preset name or alias (presets.ts). */
   preset: string;

@@ -199,3 +199,19 @@ test('work is planned before it starts: a size over the memory budget and an ove
   assert.ok(fits > 512 && fits < 2048, `the suggested size ${fits} is plausible for 8 GB`);
   assert.ok(Date.now() - t0 < 15_000, 'refused without doing the work');
 });
+
+test('usage mistakes exit 2 with the flag named: --json=false, a flag given twice, a bad --timeout', async () => {
+  const img = path.join(shared, 'tubingen.jpg');
+  const cases: [string[], RegExp][] = [
+    [['score', img, '--content', img, '--style', img, '--json=false'], /flag --json takes no value \(it is on when given, off when left out\), received '--json=false'/],
+    [['score', img, '--content', img, '--style', img, '--style', img], /flag --style is given more than once; give it once \(lists are comma-separated\)/],
+    [['weights', 'fetch', '--timeout', '0'], /invalid --timeout: expected a number > 0, received '0'/],
+    [['weights', 'fetch', '--timeout', '-5'], /invalid --timeout: expected a number > 0, received '-5'/],
+    [['weights', 'fetch', '--timeout', 'abc'], /invalid --timeout: expected a number > 0, received 'abc'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await impasto(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});

@@ -83,8 +83,11 @@ function attrStrings(obj: { attrs: Record<string, unknown> }, name: string): str
 const KERAS_NAME = /^block(\d)_conv(\d)$/;
 
 /**
- * Reads the conv layers of a Keras VGG weight file into canonical `convB_I.weight/.bias`.
- * @throws WeightFormatError for an HDF5 file that is not Keras weights.
+ * Reads the conv layers of a Keras VGG weight file into canonical `convB_I.weight/.bias`, in a
+ * worker thread of its own under {@link hdf5TimeLimitMs} (see the file header).
+ * @param bytes the whole file; `path` names it in messages.
+ * @throws WeightFormatError for an HDF5 file that is not Keras weights, refers outside itself, or
+ *         that the HDF5 library cannot read within the time limit.
  */
 export async function readKerasH5(bytes: Uint8Array, path: string): Promise<Map<string, NamedTensor>> {
   return readInWorker(bytes, path);
