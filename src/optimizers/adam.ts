@@ -6,10 +6,12 @@
  * in the parameters' own units: for images in 0–255 units, lr = 2 moves each pixel by about 2
  * levels per step at first.
  *
- * Budget: `maxEvals` evaluations at x_0 … x_{E−1} and E − 1 updates between them, so every point
- * reported or returned has been evaluated: step k reports x_k with f(x_k) and its terms.
+ * Budget: `maxEvals` evaluations at x_0 … x_{E−1} and E − 1 updates between them (fewer when
+ * `maxIterations` updates come first), so every point reported or returned has been evaluated:
+ * step k reports x_k with f(x_k) and its terms. With `bounds`, x_0 and each update are clamped to
+ * the box.
  */
-import type { CommonOptions, MinimizeResult, Objective, StopReason } from './types.js';
+import { projectInto, type CommonOptions, type MinimizeResult, type Objective, type StopReason } from './types.js';
 
 /** Defaults of {@link adam}'s options (the option table, options.ts, takes its from here). */
 export const ADAM_DEFAULTS = { maxEvals: 500, lr: 2, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
@@ -28,8 +30,10 @@ export interface AdamOptions extends CommonOptions {
  *          last one whose loss was finite (stopReason 'no-progress').
  */
 export async function adam(f: Objective, x0: Float32Array, options: AdamOptions = {}): Promise<MinimizeResult> {
-  const { maxEvals, lr, beta1, beta2, eps, onStep, signal } = { ...ADAM_DEFAULTS, ...options };
+  const { maxEvals, lr, beta1, beta2, eps, onStep, signal, bounds } = { ...ADAM_DEFAULTS, ...options };
+  const maxIterations = options.maxIterations ?? Infinity;
   const x = Float32Array.from(x0);
+  if (bounds) projectInto(x, bounds);
   const m = new Float32Array(x.length);
   const v = new Float32Array(x.length);
   const lastGood = Float32Array.from(x0);
@@ -55,7 +59,7 @@ export async function adam(f: Objective, x0: Float32Array, options: AdamOptions 
     loss = r.loss;
     terms = r.terms ?? {};
     if (steps > 0) await onStep?.({ iteration: steps, evaluations: evals, loss, terms, x });
-    if (evals === maxEvals) break; // x is evaluated: keep it rather than step to an unevaluated point
+    if (evals === maxEvals || steps >= maxIterations) break; // x is evaluated: keep it rather than step to an unevaluated point
     steps++;
     const c1 = 1 - beta1 ** steps;
     const c2 = 1 - beta2 ** steps;
@@ -66,6 +70,7 @@ export async function adam(f: Objective, x0: Float32Array, options: AdamOptions 
       v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
       x[i]! -= (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
     }
+    if (bounds) projectInto(x, bounds); // both modes: a diagonal method has no active set to keep
   }
   if (stopReason === 'aborted' && steps > 0 && evals > 0) {
     // x was updated but not evaluated since: go back to the last evaluated point.

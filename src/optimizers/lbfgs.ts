@@ -19,10 +19,17 @@
  *     min(1, 1/‖g‖₁). One evaluation per iteration, never a check that the loss went down.
  *   bench/optimizers.ts compares the two by loss reached per evaluation.
  * - Arithmetic: vectors are float32; dot products accumulate in float64.
- * - Budget: `maxEvals` objective evaluations in all (the unit the reference tools count).
+ * - Budget: `maxIterations` steps and `maxEvals` objective evaluations, whichever comes first.
+ * - Box constraints (`bounds`, types.ts): with `project`, the active set (variables at a bound whose
+ *   gradient points out of the box) is held fixed: its gradient entries are zeroed before the
+ *   two-loop recursion and its direction entries after, and every trial point of the line search
+ *   is P(x + t·d), the projection onto the box, with the slope taken along that projected path
+ *   (a projected quasi-Newton method in the manner of Bertsekas 1982, without L-BFGS-B's
+ *   generalised Cauchy point). With `clamp`, trial points are projected but no variable is held:
+ *   the direction keeps pushing at the bound. bench/optimizers.ts `bounds` compares the two.
  */
 
-import type { CommonOptions, Evaluated, MinimizeResult, Objective, StepInfo } from './types.js';
+import { projectInto, type Bounds, type CommonOptions, type Evaluated, type MinimizeResult, type Objective, type StepInfo } from './types.js';
 
 export type { Objective, StepInfo, MinimizeResult } from './types.js';
 
@@ -74,9 +81,16 @@ function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: 
  *          the `fixed` step never checks, so there it is only the last.
  */
 export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
-  const { maxEvals, history, lineSearch, gradTol, onStep, signal } = { ...LBFGS_DEFAULTS, ...options };
+  const { maxEvals, history, lineSearch, gradTol, onStep, signal, bounds } = { ...LBFGS_DEFAULTS, ...options };
+  const maxIterations = options.maxIterations ?? Infinity;
   const n = x0.length;
   const x = Float32Array.from(x0);
+  if (bounds) projectInto(x, bounds);
+  /** out = P(x + t·d): the trial point, projected onto the box when there is one. */
+  const place = (out: Float32Array, t: number) => {
+    axpyInto(out, x, t, d);
+    if (bounds) projectInto(out, bounds);
+  };
   let evals = 0;
   const evaluate = async (at: Float32Array): Promise<Point> => {
     evals++;
@@ -93,22 +107,25 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   const d = new Float32Array(n);
   const xNew = new Float32Array(n);
   const alphas = new Float64Array(history);
+  const gFree = bounds?.mode === 'project' ? new Float32Array(n) : grad;
   let iteration = 0;
   let stopReason: MinimizeResult['stopReason'] = 'budget';
 
-  while (evals < maxEvals) {
+  while (evals < maxEvals && iteration < maxIterations) {
     if (signal?.aborted) {
       stopReason = 'aborted';
       break;
     }
+    // The free gradient: zero on the active set under `project` (the full gradient otherwise).
+    const g = bounds?.mode === 'project' ? freeGradient(x, grad, bounds, gFree) : grad;
     let gmax = 0;
-    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(grad[i]!));
+    for (let i = 0; i < n; i++) gmax = Math.max(gmax, Math.abs(g[i]!));
     if (gmax <= gradTol) {
       stopReason = 'converged';
       break;
     }
     // Two-loop recursion: d = −H·g.
-    for (let i = 0; i < n; i++) d[i] = -grad[i]!;
+    for (let i = 0; i < n; i++) d[i] = -g[i]!;
     for (let k = S.length - 1; k >= 0; k--) {
       alphas[k] = rho[k]! * dot(S[k]!, d);
       axpyInto(d, d, -alphas[k]!, Y[k]!);
@@ -122,12 +139,13 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       const beta = rho[k]! * dot(Y[k]!, d);
       axpyInto(d, d, alphas[k]! - beta, S[k]!);
     }
-    let slope = dot(grad, d);
+    if (g !== grad) for (let i = 0; i < n; i++) if (g[i] === 0 && grad[i] !== 0) d[i] = 0; // hold the active set
+    let slope = dot(g, d);
     if (!(slope < 0)) {
       // Not a descent direction (numerical trouble): restart from steepest descent.
       S.length = Y.length = rho.length = 0;
-      for (let i = 0; i < n; i++) d[i] = -grad[i]!;
-      slope = dot(grad, d);
+      for (let i = 0; i < n; i++) d[i] = -g[i]!;
+      slope = dot(g, d);
     }
     let t = 1;
     if (S.length === 0) {
@@ -138,17 +156,17 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
 
     let accepted: (Point & { t: number }) | null = null;
     if (lineSearch === 'fixed') {
-      axpyInto(xNew, x, t, d);
+      place(xNew, t);
       const r = await evaluate(xNew);
       if (Number.isFinite(r.loss)) accepted = { ...r, t };
     } else {
-      accepted = await strongWolfe(evaluate, x, xNew, d, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted);
+      accepted = await strongWolfe(evaluate, x, xNew, d, bounds, place, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted);
     }
     if (!accepted) {
       stopReason = signal?.aborted ? 'aborted' : evals >= maxEvals ? 'budget' : 'no-progress';
       break;
     }
-    axpyInto(xNew, x, accepted.t, d);
+    place(xNew, accepted.t);
     const s = new Float32Array(n);
     const yv = new Float32Array(n);
     for (let i = 0; i < n; i++) {
@@ -176,21 +194,39 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   return { x, loss, terms, iterations: iteration, evaluations: evals, stopReason };
 }
 
+/** The gradient with the active set's entries zeroed (x_i at lower with g_i > 0, at upper with g_i < 0), into `out`. */
+function freeGradient(x: Float32Array, grad: Float32Array, b: Bounds, out: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) {
+    const gi = grad[i]!;
+    out[i] = (x[i]! <= b.lower && gi > 0) || (x[i]! >= b.upper && gi < 0) ? 0 : gi;
+  }
+  return out;
+}
+
 /**
- * Strong-Wolfe line search along d from x (N&W Alg. 3.5 with zoom, Alg. 3.6).
+ * Strong-Wolfe line search from x along the path `place(·, t)` (x + t·d, projected onto the box
+ * when there is one; N&W Alg. 3.5 with zoom, Alg. 3.6). The slope at t is the derivative along
+ * that path: ∇f·d, with each clamped element's d_i replaced by its chord (x_t,i − x_i)/t.
  * @returns the accepted step with its loss and gradient, or null when the budget ran out or no
  *          decrease was found.
  */
 async function strongWolfe(
   evaluate: (x: Float32Array) => Promise<Point>,
-  x: Float32Array, xt: Float32Array, d: Float32Array, f0: number, g0: number, t1: number, exhausted: () => boolean,
+  x: Float32Array, xt: Float32Array, d: Float32Array, bounds: Bounds | undefined, place: (out: Float32Array, t: number) => void, f0: number, g0: number, t1: number, exhausted: () => boolean,
 ): Promise<(Point & { t: number }) | null> {
   const c1 = 1e-4;
   const c2 = 0.9;
   const at = async (t: number) => {
-    axpyInto(xt, x, t, d);
+    place(xt, t);
     const r = await evaluate(xt);
-    return { ...r, t, slope: dot(r.grad, d) };
+    // ∇f·d on the elements the projection left alone (exact, whatever float32 makes of x + t·d),
+    // ∇f·(x_t − x)/t on the clamped ones.
+    let slope = 0;
+    for (let i = 0; i < xt.length; i++) {
+      const v = x[i]! + t * d[i]!;
+      slope += r.grad[i]! * (bounds && (v < bounds.lower || v > bounds.upper) ? (xt[i]! - x[i]!) / t : d[i]!);
+    }
+    return { ...r, t, slope };
   };
   let prev: LinePoint = { t: 0, loss: f0, slope: g0 };
   let t = t1;

@@ -31,6 +31,7 @@ export interface StepInfo {
 }
 
 /** How a minimisation ended. */
+/** 'budget': the iteration or the evaluation budget ran out. */
 export type StopReason = 'budget' | 'converged' | 'aborted' | 'no-progress';
 
 /** The result of a minimisation: a point whose loss and terms were evaluated, and the counts. */
@@ -47,10 +48,38 @@ export interface MinimizeResult {
   readonly stopReason: StopReason;
 }
 
+/**
+ * Box constraints lower ≤ x_i ≤ upper on every element (images: 0–255).
+ * - `project`: the iterate stays in the box. L-BFGS fixes the variables held at a bound by their
+ *   gradient (the active set: x_i at lower with g_i > 0, or at upper with g_i < 0), takes its
+ *   quasi-Newton direction in the others, and searches along the projected path P(x + t·d);
+ *   Adam projects after each update (the same thing for a diagonal method).
+ * - `clamp`: every evaluated point is clamped to the box, with no active set: the per-step clamp of
+ *   crowsonkb/style-transfer-pytorch (after each Adam step), applied by L-BFGS to each trial point.
+ */
+export interface Bounds {
+  readonly lower: number;
+  readonly upper: number;
+  readonly mode: 'project' | 'clamp';
+}
+
+/** Clamps x to the box in place. */
+export function projectInto(x: Float32Array, b: Bounds): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < b.lower) x[i] = b.lower;
+    else if (v > b.upper) x[i] = b.upper;
+  }
+}
+
 /** Options both optimisers take. */
 export interface CommonOptions {
   /** Evaluation budget (default 500). */
   maxEvals?: number;
+  /** Iteration (step) budget (default: no limit but `maxEvals`). */
+  maxIterations?: number;
+  /** Box constraints (default: none). */
+  bounds?: Bounds;
   /** Called after each step with the new point; may be async. */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Stops between evaluations when aborted; the current point is returned. */

@@ -143,3 +143,65 @@ test('Adam reports each step with the loss and terms of the image it reports, an
   assert.equal(r.iterations, 11);
   assert.equal(seen.get(Array.from(r.x).join()), r.loss, 'the returned image was evaluated, with the returned loss');
 });
+
+/** f(x) = ½‖Ax − b‖² with A = I + 0.4·(shift up + shift down) (coupled variables), b from a seed-free formula. */
+function coupled(n: number): Objective {
+  const b = Float64Array.from({ length: n }, (_, i) => 3 * Math.sin(1.7 * i) + 0.5);
+  return async (x) => {
+    const r = new Float64Array(n);
+    for (let i = 0; i < n; i++) r[i] = x[i]! + 0.4 * ((x[i - 1] ?? 0) + (x[i + 1] ?? 0)) - b[i]!;
+    const grad = new Float32Array(n);
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      loss += 0.5 * r[i]! ** 2;
+      grad[i] = r[i]! + 0.4 * ((r[i - 1] ?? 0) + (r[i + 1] ?? 0));
+    }
+    return { loss, grad };
+  };
+}
+
+test('projected L-BFGS keeps every evaluated point in the box and meets the KKT conditions of the box-constrained minimum', async () => {
+  const n = 60;
+  const f0 = coupled(n);
+  const box = { lower: -1, upper: 2 };
+  let outside = 0;
+  const f: Objective = async (x) => {
+    for (const v of x) if (v < box.lower || v > box.upper) outside++;
+    return f0(x);
+  };
+  const r = await lbfgs(f, new Float32Array(n), { maxEvals: 300, bounds: { ...box, mode: 'project' }, gradTol: 1e-6 });
+  assert.equal(outside, 0, 'no evaluated point left the box');
+  const { grad } = await f0(r.x);
+  let atBound = 0;
+  for (let i = 0; i < n; i++) {
+    const x = r.x[i]!;
+    const g = grad[i]!;
+    if (x <= box.lower) { atBound++; assert.ok(g >= -1e-4, `x_${i} at lower bound with g ${g}`); }
+    else if (x >= box.upper) { atBound++; assert.ok(g <= 1e-4, `x_${i} at upper bound with g ${g}`); }
+    else assert.ok(Math.abs(g) <= 1e-4, `free x_${i} = ${x} with g ${g}`);
+  }
+  assert.ok(atBound >= 10 && atBound <= n - 10, `${atBound} variables at a bound: the box matters`);
+  // Better than optimising without the box and clipping afterwards.
+  const free = await lbfgs(f0, new Float32Array(n), { maxEvals: 300 });
+  const clipped = Float32Array.from(free.x, (v) => Math.min(box.upper, Math.max(box.lower, v)));
+  const lossClipped = (await f0(clipped)).loss;
+  assert.ok(r.loss < 0.9 * lossClipped, `projected ${r.loss} vs clipped afterwards ${lossClipped}`);
+  // The per-step clamp also stays in the box, and gets no lower than the projected method.
+  const c = await lbfgs(f0, new Float32Array(n), { maxEvals: 300, bounds: { ...box, mode: 'clamp' } });
+  assert.ok(c.x.every((v) => v >= box.lower && v <= box.upper));
+  assert.ok(r.loss <= c.loss * (1 + 1e-6), `projected ${r.loss}, clamp ${c.loss}`);
+});
+
+test('Adam with bounds clamps each update; maxIterations stops both optimisers at that many steps', async () => {
+  const n = 60;
+  const f = coupled(n);
+  const a = await adam(f, new Float32Array(n), { maxEvals: 200, lr: 0.5, bounds: { lower: -1, upper: 2, mode: 'project' } });
+  assert.ok(a.x.every((v) => v >= -1 && v <= 2));
+  assert.ok(a.x.some((v) => v === 2) && a.x.some((v) => v === -1), 'some variables sit at each bound');
+  const steps: number[] = [];
+  const l = await lbfgs(f, new Float32Array(n), { maxEvals: 1000, maxIterations: 7, onStep: (s) => { steps.push(s.iteration); } });
+  assert.deepEqual([l.iterations, steps.at(-1), l.stopReason], [7, 7, 'budget']);
+  assert.ok(l.evaluations >= 7);
+  const m = await adam(f, new Float32Array(n), { maxEvals: 1000, maxIterations: 7 });
+  assert.deepEqual([m.iterations, m.evaluations], [7, 8], 'Adam: 7 updates between 8 evaluated points');
+});
