@@ -72,6 +72,19 @@ export function autoNormalise(spec: TargetedObjective): TargetedObjective {
   return { ...spec, content: spec.content.map(norm), style: spec.style.map(norm) };
 }
 
+/**
+ * The factor each reported term is multiplied by in the total: α·u_c for `content/<layer>`, β·w_l
+ * for `style/<layer>`, γ for `tv` (the keys of the terms that StyleProblem.evaluate reports), so
+ * that L = Σ factor × term.
+ */
+export function termWeights(spec: ObjectiveSpec): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of spec.content) out[`${t.unit.role}/${t.layer}`] = spec.alpha * t.weight;
+  for (const t of spec.style) out[`${t.unit.role}/${t.layer}`] = spec.beta * t.weight;
+  out.tv = spec.gamma;
+  return out;
+}
+
 const inputName = (role: string, layer: string, stat: string) => `target/${role}/${layer}/${stat}`;
 
 /** A built objective graph. */

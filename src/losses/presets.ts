@@ -26,7 +26,7 @@ import { OptionError } from '../errors.js';
 import type { TvForm } from './tv.js';
 import type { Pooling } from '../networks/vgg.js';
 
-export type PresetName = 'paper' | 'gatys-code' | 'jcjohnson' | 'pytorch-tutorial' | 'tf-course-lab';
+export type PresetName = 'impasto' | 'paper' | 'gatys-code' | 'jcjohnson' | 'pytorch-tutorial' | 'tf-course-lab';
 
 /** A tool's conventions. Weights here are the tool's defaults; users override them by option. */
 export interface Preset {
@@ -43,8 +43,11 @@ export interface Preset {
   readonly contentLayers: readonly string[];
   readonly styleLayers: readonly string[];
   readonly alpha: number;
+  /** The tool's β for raw terms; under auto-normalisation β comes from the strength (strength.ts). */
   readonly beta: number;
   readonly gamma: number;
+  /** Scale-free (auto-normalised) layer weights by default, with β from the strength knob. */
+  readonly autoNormalise: boolean;
   readonly tv: TvForm;
   /** The tool's pooling between VGG blocks. */
   readonly pooling: Pooling;
@@ -55,6 +58,25 @@ export interface Preset {
 const GATYS_STYLE = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'];
 
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  impasto: {
+    name: 'impasto',
+    summary: "Impasto's default: the paper's terms, layers and pooling, with scale-free layer weights (He et al. 2016) and β set by --strength",
+    content: 'half-sum',
+    gram: 'paper',
+    styleLayerWeight: () => 1 / 5,
+    styleLayerWeightText: '1/5 ÷ scale',
+    contentLayers: ['relu4_2'],
+    styleLayers: GATYS_STYLE,
+    alpha: 1,
+    beta: 1e3,
+    gamma: 0,
+    tv: 'l2',
+    pooling: 'avg',
+    autoNormalise: true,
+    notes: "each layer weight is divided by its term at zero features (objective.ts autoNormalise), so the balance does not depend on the weight file's convention "
+      + "(torchvision's inputs are about 58× smaller than Caffe's; with raw terms the style term scales with the fourth power of the features and the content term with the square) and β is the --strength map's (strength.ts); "
+      + "the reported terms are the paper's own",
+  },
   paper: {
     name: 'paper',
     summary: 'Gatys, Ecker & Bethge (CVPR 2016), eqs. 1–5 exactly',
@@ -69,6 +91,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     gamma: 0,
     tv: 'l2',
     pooling: 'avg',
+    autoNormalise: false,
     notes: "α/β = 1e-3 as in the paper's Fig. 3, chosen for Gatys's mean-normalised VGG-19; average pooling, which the paper prefers; no TV term (the paper has none)",
   },
   'gatys-code': {
@@ -85,6 +108,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     gamma: 0,
     tv: 'l2',
     pooling: 'max',
+    autoNormalise: false,
     notes: "its weights (1e3/N² per layer) were chosen for his mean-normalised VGG-19 (vgg_conv.pth); its VGG class pools by max by default",
   },
   jcjohnson: {
@@ -101,6 +125,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     gamma: 5e-4,
     tv: 'l2',
     pooling: 'max',
+    autoNormalise: false,
     notes: 'his TVLoss adds the gradient of ½Σ(d²) times his tv_weight 1e-3, which is the gradient of 5e-4·Σ(d²): γ = 5e-4 here (tv.ts); '
       + 'his preprocess scales [0,1] pixels by 256 before subtracting the Caffe mean, where Caffe and Impasto use 255, so his network sees pixels 256/255 of ours (not reproduced: 0.4 %)',
   },
@@ -118,6 +143,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     gamma: 0,
     tv: 'l2',
     pooling: 'max',
+    autoNormalise: false,
     notes: "its 'conv_4' content layer is conv2_2 and 'conv_1'…'conv_5' are the first five convs, taken before the ReLU; torchvision's VGG-19 pools by max",
   },
   'tf-course-lab': {
@@ -134,6 +160,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     gamma: 2,
     tv: 'l1',
     pooling: 'max',
+    autoNormalise: false,
     notes: "also accepted as 'keras-tutorial'; not the tensorflow.org tutorial, which takes a mean for content and runs on [0,1] pixels; "
       + "Keras 'block5_conv2' includes its ReLU, so it is relu5_2 here; Keras's VGG-19 pools by max",
   },

@@ -9,14 +9,13 @@ import type { Tape } from '../graph/autodiff.js';
 export interface NetDefaults {
   readonly content: { layer: string; weight: number }[];
   readonly style: { layer: string; weight: number }[];
-  /** α and β for auto-normalised (scale-free) terms. */
-  readonly alpha: number;
-  readonly beta: number;
   /** Normalise layer weights automatically (`autoNormalise` in losses/objective.ts) unless the user sets layer weights. */
   readonly autoNormalise: boolean;
 }
 
 export interface FeatureNet {
+  /** Pretrained-architecture VGG (any weights) or an untrained offline network; the strength knob's calibration (losses/strength.ts) is per family. */
+  readonly family: 'vgg' | 'untrained';
   /** For messages and events, e.g. `vgg19 (weights.safetensors), avg pooling`. */
   readonly description: string;
   /** Every layer name, in order. */

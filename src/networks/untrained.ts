@@ -14,7 +14,8 @@
  *   pyramid), one small random conv (k×k, `filters` filters) + ReLU at every level, so level i sees
  *   about k·2^i px of the original. Layers `scale<i>`. It also
  *   exposes `luma<i>`, the BT.601 luminance of pyramid level i (1 channel), a content layer that
- *   keeps the photo's structure without constraining its colours.
+ *   keeps the photo's structure without constraining its colours (not the default content layer:
+ *   alone it leaves fine detail and colour free, see `defaults`).
  *
  * Initialisation: Glorot-uniform filters (Lasagne's default, as in Ustyuzhaninov's code), zero
  * bias. Input: RGB 0–255, centred on 127.5 and scaled by 1/64 before the first layer, so the
@@ -79,13 +80,15 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
   };
   const weights = scales.map((_, i) => glorot(seed * 1000 + i + 1, filters, 3, kernel));
   return {
+    family: 'untrained',
     description: `untrained pyramid network (${levels} levels, ${kernel}×${kernel}×${filters} random filters, seed ${seed})`,
     layers,
     defaults: {
-      content: [{ layer: 'luma2', weight: 1 }],
+      // Content at the finest level's random filters: they see colour and 5-px detail, so a low
+      // style weight stays near the photo (bench/strength.ts: content SSIM 0.99 at β = 1).
+      // The luminance level luma2 left both free: at β ≤ 10 it gave stripes and rainbow noise.
+      content: [{ layer: 'scale0', weight: 1 }],
       style: scales.map((layer) => ({ layer, weight: 1 / levels })),
-      alpha: 1,
-      beta: 1000,
       autoNormalise: true,
     },
     checkLayers: check,
@@ -147,13 +150,12 @@ function multiscaleNet(cfg: Extract<UntrainedConfig, { kind: 'multiscale' }>): F
     if (bad.length) unknown(bad, layers, what);
   };
   return {
+    family: 'untrained',
     description: `untrained multi-scale network (${sizes.join('/')} px × ${filters} random filters, seed ${seed})`,
     layers,
     defaults: {
       content: [{ layer: `ms${sizes[0]}`, weight: 1 }],
       style: layers.map((layer) => ({ layer, weight: 1 / layers.length })),
-      alpha: 1,
-      beta: 10,
       autoNormalise: true,
     },
     checkLayers: check,

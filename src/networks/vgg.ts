@@ -212,6 +212,7 @@ export function vggNet(weights: VggWeights, pooling: Pooling): FeatureNet {
   return {
     description: `${weights.arch} (${weights.source}), ${pooling} pooling`,
     layers: table.map((l) => l.name),
+    family: 'vgg',
     defaults: null,
     checkLayers: (names) => checkLayerNames(weights.arch, names),
     minSide: (names) => minImageSide(weights.arch, names),

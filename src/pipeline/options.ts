@@ -28,7 +28,7 @@ export interface StylizeOptions {
    * `random-vgg19` / `random-vgg16` (VGG with seeded random weights).
    */
   network: 'auto' | 'offline' | 'random-vgg19' | 'random-vgg16';
-  /** Scale-free per-layer weights (`autoNormalise` in losses/objective.ts: each weight divided by its term at zero features); default: on for the offline network. */
+  /** Scale-free per-layer weights (`autoNormalise` in losses/objective.ts: each weight divided by its term at zero features); default: on for the `impasto` preset and the offline network, unless layer weights are given. */
   autoNormalise?: boolean;
   /** A preset name or alias (presets.ts). */
   preset: string;
@@ -42,8 +42,12 @@ export interface StylizeOptions {
   history: number;
   /** Adam step size in 0–255 pixel units. */
   learningRate: number;
-  /** Objective evaluations (the unit the reference tools count as iterations). */
+  /** Optimiser iterations (steps), the unit the progress bar, the events and the result count. */
   iterations: number;
+  /** Objective evaluations at most (a line search may take several per iteration); default ⌈1.25·iterations⌉ + 20. */
+  maxEvaluations?: number;
+  /** Keep pixels in 0–255 during the optimisation: `project` (projected L-BFGS), `clamp` (clamp each trial point) or `none`. */
+  bounds: 'project' | 'clamp' | 'none';
   /** Output size: longest side in px (ignored when `area` is set). */
   size: number;
   /** Output size by pixel area instead (Gatys's rule), in px. */
@@ -58,9 +62,11 @@ export interface StylizeOptions {
   contentLayerWeights?: number[];
   styleLayers?: string[];
   styleLayerWeights?: number[];
-  /** α, β, γ: default from the preset. */
+  /** α, β, γ: default from the preset (β: from `strength`). */
   contentWeight?: number;
   styleWeight?: number;
+  /** Style strength in [0, 1], mapped to β per network and preset (losses/strength.ts); not with `styleWeight`. */
+  strength?: number;
   tvWeight?: number;
   tv?: TvForm;
   originalColors: boolean;
@@ -75,6 +81,9 @@ export interface StylizeOptions {
   /** Engine: `node` (onnxruntime-node) or `web` (onnxruntime-web's wasm build; 4–5× slower). */
   engine: 'node' | 'web';
 }
+
+/** Options of a stylisation that do not apply to a score (it measures the image as it is, at its own size). */
+export const NOT_FOR_SCORE = ['size', 'area', 'iterations', 'maxEvaluations', 'optimizer', 'lineSearch', 'history', 'learningRate', 'init', 'bounds', 'originalColors', 'imageEvery'] as const;
 
 type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
 
@@ -91,20 +100,24 @@ export interface OptionDef {
   readonly min?: number;
   readonly exclusiveMin?: boolean;
   readonly max?: number;
+  /** false: a library option only, not a CLI flag (e.g. `imageEvery`: the CLI has no use for images in events). */
+  readonly cli?: false;
 }
 
 export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'weights', kind: 'string', doc: 'VGG weight file: safetensors, PyTorch .pth, Keras .h5, Caffe .caffemodel or ONNX', defaultText: 'none: --network' },
   { key: 'network', kind: 'string', doc: "network without --weights: auto (a cached VGG-19, else offline), the untrained offline network, or VGG with seeded random weights", default: 'auto', choices: ['auto', 'offline', 'random-vgg19', 'random-vgg16'] },
-  { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, w_l ∝ 1/ΣA² (He et al. 2016)', defaultText: 'on for the offline network' },
-  { key: 'preset', kind: 'string', doc: "loss normalisation, pooling and default weights of a reference tool (see 'impasto presets')", default: 'paper', choices: PRESET_NAMES },
+  { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, each divided by its term at zero features (He et al. 2016)', defaultText: 'preset impasto and the offline network: on' },
+  { key: 'preset', kind: 'string', doc: "loss normalisation, pooling and default weights: impasto (the paper's terms, scale-free layer weights) or a reference tool's (see 'impasto presets')", default: 'impasto', choices: PRESET_NAMES },
   { key: 'styleLoss', kind: 'string', doc: "style statistic: gram (the paper's), mean-std (per-channel mean and deviation), w2 (Wasserstein-2 distance of Gaussian fits, crowsonkb's)", default: 'gram', choices: Object.keys(STYLE_LOSSES) },
   { key: 'pooling', kind: 'string', doc: 'pooling between VGG blocks (the paper prefers avg; the reference tools use max)', defaultText: `preset (${Object.values(PRESETS).map((p) => `${p.name} ${p.pooling}`).join(', ')})`, choices: ['max', 'avg'] },
   { key: 'optimizer', kind: 'string', doc: 'optimiser', default: 'lbfgs', choices: ['lbfgs', 'adam'] },
   { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: LBFGS_DEFAULTS.lineSearch, choices: ['strong-wolfe', 'fixed'] },
   { key: 'history', kind: 'int', doc: 'L-BFGS correction pairs kept (memory: 2·history·3·H·W floats)', default: LBFGS_DEFAULTS.history, min: 1, max: 1000 },
   { key: 'learningRate', kind: 'number', doc: 'Adam step size in 0–255 pixel units', default: ADAM_DEFAULTS.lr, min: 0, exclusiveMin: true },
-  { key: 'iterations', kind: 'int', doc: 'objective evaluations (each is one forward+backward pass)', default: 300, min: 1, max: 1_000_000 },
+  { key: 'iterations', kind: 'int', doc: 'optimiser iterations (steps); the bar, the events and the result count these', default: 300, min: 1, max: 1_000_000 },
+  { key: 'maxEvaluations', kind: 'int', doc: 'objective evaluations at most (forward+backward passes; a line search may take several per iteration)', defaultText: '⌈1.25·iterations⌉ + 20', min: 1, max: 10_000_000 },
+  { key: 'bounds', kind: 'string', doc: 'keep pixels in 0–255 while optimising: project (projected L-BFGS; Adam clamps each step), clamp (clamp each trial point), none', default: 'project', choices: ['project', 'clamp', 'none'] },
   { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
   { key: 'area', kind: 'int', doc: 'output size by pixel area instead of longest side (Gatys: 512·512)', min: 256, max: 268_435_456 },
   { key: 'styleScale', kind: 'number', doc: 'style image size relative to the output', default: 1, min: 0, exclusiveMin: true, max: 8 },
@@ -116,11 +129,12 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'styleLayers', kind: 'strings', doc: 'style layers, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1', defaultText: 'preset' },
   { key: 'styleLayerWeights', kind: 'numbers', doc: 'per-style-layer weights w_l', defaultText: 'preset' },
   { key: 'contentWeight', kind: 'number', doc: 'α, weight of the content loss', defaultText: 'preset', min: 0 },
-  { key: 'styleWeight', kind: 'number', doc: 'β, weight of the style loss', defaultText: 'preset', min: 0 },
+  { key: 'styleWeight', kind: 'number', doc: 'β, weight of the style loss (instead of --strength)', defaultText: 'from --strength', min: 0 },
+  { key: 'strength', kind: 'number', doc: 'style strength, 0 (the photo) to 1 (the most style), mapped to β per network and preset', defaultText: '0.5', min: 0, max: 1 },
   { key: 'tvWeight', kind: 'number', doc: 'γ, weight of the total-variation loss', defaultText: 'preset', min: 0 },
   { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
-  { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0 },
+  { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },
   { key: 'maxMemory', kind: 'number', doc: 'memory budget in GB: a problem estimated to need more is refused before any work', defaultText: '80 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
   { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'] },
@@ -131,40 +145,44 @@ function fmt(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? `[${v.map(fmt).join(', ')}]` : String(v);
 }
 
-function checkNumber(def: OptionDef, v: unknown, int: boolean): number {
+function checkNumber(def: OptionDef, v: unknown, int: boolean, name: string): number {
   const what = `${int ? 'an integer' : 'a number'}${def.min !== undefined ? ` ${def.exclusiveMin ? '>' : '≥'} ${def.min}` : ''}${def.max !== undefined ? ` and ≤ ${def.max}` : ''}`;
   if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))
     || (def.min !== undefined && (def.exclusiveMin ? v <= def.min : v < def.min)) || (def.max !== undefined && v > def.max)) {
-    throw new OptionError(`invalid ${def.key}: expected ${what}, received ${fmt(v)}`);
+    throw new OptionError(`invalid ${name}: expected ${what}, received ${fmt(v)}`);
   }
   return v;
 }
 
-/** Validates one value against its definition; returns it. @throws OptionError */
-export function validateOption(def: OptionDef, v: unknown): unknown {
+/**
+ * Validates one value against its definition; returns it.
+ * @param name how messages name the option: the key (library), or the CLI's `--flag`.
+ * @throws OptionError
+ */
+export function validateOption(def: OptionDef, v: unknown, name: string = def.key): unknown {
   switch (def.kind) {
     case 'number':
-      return checkNumber(def, v, false);
+      return checkNumber(def, v, false, name);
     case 'int':
-      return checkNumber(def, v, true);
+      return checkNumber(def, v, true, name);
     case 'boolean':
-      if (typeof v !== 'boolean') throw new OptionError(`invalid ${def.key}: expected true or false, received ${fmt(v)}`);
+      if (typeof v !== 'boolean') throw new OptionError(`invalid ${name}: expected true or false, received ${fmt(v)}`);
       return v;
     case 'string':
-      if (typeof v !== 'string' || v === '') throw new OptionError(`invalid ${def.key}: expected a non-empty string, received ${fmt(v)}`);
-      if (def.choices && !def.choices.includes(v)) throw new OptionError(`invalid ${def.key}: expected one of ${def.choices.join(', ')}, received ${fmt(v)}`);
+      if (typeof v !== 'string' || v === '') throw new OptionError(`invalid ${name}: expected a non-empty string, received ${fmt(v)}`);
+      if (def.choices && !def.choices.includes(v)) throw new OptionError(`invalid ${name}: expected one of ${def.choices.join(', ')}, received ${fmt(v)}`);
       return v;
     case 'numbers':
-      if (!Array.isArray(v) || v.length === 0) throw new OptionError(`invalid ${def.key}: expected a non-empty list of numbers ≥ 0, received ${fmt(v)}`);
+      if (!Array.isArray(v) || v.length === 0) throw new OptionError(`invalid ${name}: expected a non-empty list of numbers ≥ 0, received ${fmt(v)}`);
       for (const x of v) {
         if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-          throw new OptionError(`invalid ${def.key}: expected numbers ≥ 0 (finite, not NaN), received ${fmt(x)} in ${fmt(v)}`);
+          throw new OptionError(`invalid ${name}: expected numbers ≥ 0 (finite, not NaN), received ${fmt(x)} in ${fmt(v)}`);
         }
       }
       return v;
     case 'strings':
       if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x === '')) {
-        throw new OptionError(`invalid ${def.key}: expected a non-empty list of names, received ${fmt(v)}`);
+        throw new OptionError(`invalid ${name}: expected a non-empty list of names, received ${fmt(v)}`);
       }
       return v;
   }
@@ -189,6 +207,9 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
       continue;
     }
     out[def.key] = validateOption(def, v);
+  }
+  if (out.strength !== undefined && out.styleWeight !== undefined) {
+    throw new OptionError(`give either strength (--strength ${out.strength}) or styleWeight (--style-weight ${out.styleWeight}), not both: the strength sets the style weight`);
   }
   return out as unknown as StylizeOptions;
 }

@@ -16,6 +16,7 @@ import { checkMemory, defaultMemoryBudget } from './memory.js';
 import { contentUnit } from '../losses/content.js';
 import { autoNormalise, type ObjectiveSpec, type TargetedObjective } from '../losses/objective.js';
 import { getPreset, type Preset } from '../losses/presets.js';
+import { DEFAULT_STRENGTH, styleWeightOf } from '../losses/strength.js';
 import { STYLE_LOSSES } from '../losses/registry.js';
 import type { TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
@@ -42,6 +43,8 @@ export interface SetupControl {
   onNotice?: (message: string) => void;
   /** Checked between stages: an aborted signal stops the set-up with its reason. */
   signal?: AbortSignal;
+  /** Told as each stage begins (e.g. 'computing the style targets'), so that no long step is silent. */
+  onStage?: (stage: string) => void;
 }
 
 /** A problem ready to evaluate, with everything that went into it. */
@@ -119,6 +122,8 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
  * Layers: the options', else the network's own defaults (the offline network has its own), else
  * the preset's. Layer weights: the options' (one per layer), else the network's own for its own
  * default layers, else 1 for each content layer and the preset's w_l for each style layer.
+ * α: the option, else 1 for scale-free terms, else the preset's. β: the option, else the
+ * strength's (losses/strength.ts; default strength 0.5).
  * @param smallestSide the smallest side (px) of the output and style images: the network's own
  *        default style layers that need more are dropped, with `notice` told which.
  * @throws OptionError for unknown or repeated layers and lists of the wrong length;
@@ -128,6 +133,7 @@ export function objectiveSpec(
   o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number },
   smallestSide = Infinity, notice: (m: string) => void = () => {},
 ): ObjectiveSpec {
+  const normalised = wantsAutoNormalise(o, preset, net);
   const own = net.defaults;
   const content = contentUnit(preset.content);
   const style = STYLE_LOSSES[o.styleLoss](preset);
@@ -165,8 +171,8 @@ export function objectiveSpec(
     height: size.height,
     content: contentLayers.map(({ layer, weight }): TermSpec => ({ unit: content, layer, weight })),
     style: styleLayers.map(({ layer, weight }): TermSpec => ({ unit: style, layer, weight })),
-    alpha: o.contentWeight ?? own?.alpha ?? preset.alpha,
-    beta: o.styleWeight ?? own?.beta ?? preset.beta,
+    alpha: o.contentWeight ?? (normalised ? 1 : preset.alpha),
+    beta: o.styleWeight ?? styleWeightOf(o.strength ?? DEFAULT_STRENGTH, net.family, normalised, preset.beta),
     gamma: o.tvWeight ?? preset.gamma,
     tv: o.tv ?? preset.tv,
   };
@@ -206,9 +212,12 @@ export function checkImageInput(input: unknown, what: string): asserts input is 
   }
 }
 
-/** Auto-normalisation applies when asked, or by the network's default unless layer weights are given. */
-export function wantsAutoNormalise(o: StylizeOptions, net: FeatureNet): boolean {
-  return o.autoNormalise ?? (Boolean(net.defaults?.autoNormalise) && !o.styleLayerWeights && !o.contentLayerWeights);
+/**
+ * Auto-normalisation applies when asked, else by default for the `impasto` preset and for a
+ * network that asks for it (the offline one), unless layer weights are given.
+ */
+export function wantsAutoNormalise(o: StylizeOptions, preset: Preset, net: FeatureNet): boolean {
+  return o.autoNormalise ?? ((preset.autoNormalise || Boolean(net.defaults?.autoNormalise)) && !o.styleLayerWeights && !o.contentLayerWeights);
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -230,6 +239,7 @@ export async function prepareProblem(
   const { content: contentInput, style: styleInput, ...rest } = request;
   const o = validateOptions(rest);
   const notice = control.onNotice ?? (() => {});
+  const stage = control.onStage ?? (() => {});
   const preset = getPreset(o.preset);
   const styleInputs = Array.isArray(styleInput) ? styleInput : [styleInput];
   const blend = blendWeights(o, styleInputs.length);
@@ -251,12 +261,14 @@ export async function prepareProblem(
   checkMemory(size, o, (o.maxMemory ?? defaultMemoryBudget() / 1e9) * 1e9);
 
   // load, one image at a time
+  stage(`reading ${1 + styleInputs.length} images`);
   const contentRaw = await loadInput(contentInput);
   const stylesRaw: RgbImage[] = [];
   for (const s of styleInputs) stylesRaw.push(await loadInput(s));
 
   // network and objective
   checkAborted(control.signal);
+  stage('loading the network');
   const net = await resolveNetwork(o, preset, notice);
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
   const spec = objectiveSpec(o, preset, net, size, smallest, notice);
@@ -274,12 +286,14 @@ export async function prepareProblem(
   checkAborted(control.signal);
   const engine = control.engine ?? (await resolveEngine(o.engine));
   const sessionOpts = sessionOptions(o);
+  stage(`computing the targets (${size.width}×${size.height} content, ${styles.length} style image${styles.length > 1 ? 's' : ''})`);
   const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
-  const normalised = wantsAutoNormalise(o, net);
+  const normalised = wantsAutoNormalise(o, preset, net);
   const objective = normalised ? autoNormalise(targeted) : targeted;
 
   // graph and session
   checkAborted(control.signal);
+  stage('building the objective graph');
   const problem = await StyleProblem.create(engine, objective, sessionOpts);
   return { options: o, preset, net, width: size.width, height: size.height, content, styles, objective, autoNormalised: normalised, problem };
 }

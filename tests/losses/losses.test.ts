@@ -17,6 +17,7 @@ import { Tape } from '../../src/graph/autodiff.js';
 import type { Value } from '../../src/graph/builder.js';
 import { CONTENT_NORMALISATIONS, contentUnit } from '../../src/losses/content.js';
 import { GRAM_NORMALISATIONS, gramStyle, type GramNormalisation } from '../../src/losses/gram-style.js';
+import { STRENGTH_RANGES, styleWeightOf } from '../../src/losses/strength.js';
 import { meanStdStyle, MEAN_STD_EPS } from '../../src/losses/mean-std-style.js';
 import { w2Style, W2_ABSOLUTE_DELTA, W2_RELATIVE_DELTA } from '../../src/losses/w2-style.js';
 import { tvLoss } from '../../src/losses/tv.js';
@@ -187,12 +188,28 @@ test('each preset pins its content factor relative to the paper (½)', () => {
 });
 
 test('an unknown preset is an error that lists the valid ones', () => {
-  assert.throws(() => getPreset('gatys'), /unknown preset 'gatys'; expected one of: paper, gatys-code, jcjohnson, pytorch-tutorial, tf-course-lab, keras-tutorial/);
+  assert.throws(() => getPreset('gatys'), /unknown preset 'gatys'; expected one of: impasto, paper, gatys-code, jcjohnson, pytorch-tutorial, tf-course-lab, keras-tutorial/);
 });
 
-test("'keras-tutorial' is an alias of 'tf-course-lab'; tool presets copy the tool's max pooling, paper keeps average", () => {
+test("'keras-tutorial' is an alias of 'tf-course-lab'; tool presets copy the tool's max pooling, paper and impasto keep average", () => {
   assert.equal(getPreset('keras-tutorial'), PRESETS['tf-course-lab']);
-  for (const p of Object.values(PRESETS)) assert.equal(p.pooling, p.name === 'paper' ? 'avg' : 'max', p.name);
+  for (const p of Object.values(PRESETS)) assert.equal(p.pooling, p.name === 'paper' || p.name === 'impasto' ? 'avg' : 'max', p.name);
+  // impasto is the paper's terms with scale-free weights; every tool preset keeps its raw weights.
+  const { impasto, paper } = PRESETS;
+  assert.deepEqual([impasto.content, impasto.gram, impasto.contentLayers, impasto.styleLayers], [paper.content, paper.gram, paper.contentLayers, paper.styleLayers]);
+  assert.deepEqual(Object.values(PRESETS).filter((p) => p.autoNormalise).map((p) => p.name), ['impasto']);
+});
+
+test('the strength map: β rises monotonically with s, from lo to hi decades for scale-free terms, and around the preset β for raw terms', () => {
+  for (const family of ['vgg', 'untrained'] as const) {
+    const [lo, hi] = STRENGTH_RANGES[family];
+    assert.ok(Math.abs(styleWeightOf(0, family, true, 1e3) - 10 ** lo) <= 1e-12 * 10 ** lo);
+    assert.ok(Math.abs(styleWeightOf(1, family, true, 1e3) - 10 ** hi) <= 1e-12 * 10 ** hi);
+    const betas = [0, 0.1, 0.3, 0.5, 0.9, 1].map((s) => styleWeightOf(s, family, true, 1e3));
+    for (let i = 1; i < betas.length; i++) assert.ok(betas[i]! > betas[i - 1]!);
+  }
+  assert.equal(styleWeightOf(0.5, 'vgg', false, 100), 100, "s = ½ is a raw preset's own β");
+  assert.ok(Math.abs(styleWeightOf(0.75, 'vgg', false, 100) - 1000) < 1e-9, 'a quarter of strength is one decade');
 });
 
 test('each unit’s auto-normalisation scale is its term at zero features', async () => {
