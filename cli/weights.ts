@@ -4,28 +4,25 @@
  *   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
  *   impasto weights list      what is cached, what can be fetched, sizes, licences, attribution
  *   impasto weights verify    re-checks every cached file against its checksum
+ *   impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]
+ *                             a file downloaded elsewhere, checked against the published hashes
+ *                             (or H), copied into the cache and made the default (add.ts)
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir, checkHash, findSource, modelPath, WEIGHT_SOURCES } from '../src/networks/weights/cache.js';
 import { fetchWeights } from '../src/networks/weights/fetch.js';
+import { addWeights } from '../src/networks/weights/add.js';
 import { OptionError } from '../src/pipeline/options.js';
 import { EXIT_CODES } from '../src/errors.js';
-import { FlagDef, parseArgs } from './args.js';
+import { parseArgs } from './args.js';
+import { WEIGHTS_FLAGS } from './weights-flags.js';
 import { Progress } from './progress.js';
 
 function mb(n: number | undefined): string {
   return n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`;
 }
 
-/** The flags of `impasto weights fetch`. */
-export const WEIGHTS_FLAGS: readonly FlagDef[] = [
-  { name: 'source', kind: 'string', arg: 'NAME', doc: 'which published file: keras (default), torchvision, timm, caffe or onnx' },
-  { name: 'url', kind: 'string', arg: 'URL', doc: 'fetch from this URL (a mirror) instead; needs --sha256 or --md5' },
-  { name: 'sha256', kind: 'string', arg: 'HEX', doc: "the file's SHA-256, checked before it enters the cache" },
-  { name: 'md5', kind: 'string', arg: 'HEX', doc: "the file's MD5, checked before it enters the cache" },
-  { name: 'timeout', kind: 'number', arg: 'S', doc: 'give up when no byte arrives for S seconds (default 30)' },
-];
 
 export async function runWeights(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -72,6 +69,17 @@ export async function runWeights(argv: string[]): Promise<number> {
     if (known?.attribution) process.stderr.write(`These weights are ${known.licence}. Credit: ${known.attribution}.\n`);
     return EXIT_CODES.ok;
   }
+  if (sub === 'add') {
+    if (positionals.length !== 1) throw new OptionError(`impasto weights add expects one file, received ${positionals.length}; usage: impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]`);
+    const arch = (flags as { name?: string }).name ?? 'vgg19';
+    if (arch !== 'vgg19' && arch !== 'vgg16') throw new OptionError(`invalid --name: expected vgg19 or vgg16, received '${arch}'`);
+    process.stderr.write(`checking and copying ${positionals[0]} into ${root}…\n`);
+    const added = await addWeights(positionals[0]!, { arch, sha256: flags.sha256, root });
+    process.stdout.write(`${added.path}\n`);
+    process.stderr.write(`${added.source ? `matches the published ${added.source.file} (${added.source.hash})` : `sha256 ${added.sha256}, as given; loads as ${arch}`}; it is now the default network\n`);
+    if (added.source?.attribution) process.stderr.write(`These weights are ${added.source.licence}. Credit: ${added.source.attribution}.\n`);
+    return EXIT_CODES.ok;
+  }
   if (sub === 'list') {
     process.stdout.write(`cache: ${root}\n\n`);
     for (const s of WEIGHT_SOURCES) {
@@ -110,5 +118,5 @@ export async function runWeights(argv: string[]): Promise<number> {
     if (!seen) process.stdout.write(`nothing cached in ${root}\n`);
     return bad ? EXIT_CODES.input : EXIT_CODES.ok;
   }
-  throw new OptionError(`expected 'impasto weights fetch', 'impasto weights list' or 'impasto weights verify', received '${sub ?? ''}'`);
+  throw new OptionError(`expected 'impasto weights fetch', 'add', 'list' or 'verify', received '${sub ?? ''}'`);
 }

@@ -6,6 +6,7 @@
  *   downloads/<file>.part         partial downloads (resumed with HTTP Range)
  *   locks/<file>.lock             held (pid inside) while a process downloads that file
  *   converted/<name>.safetensors  canonical conv weights of a non-safetensors file, for fast loads
+ *   default.json                  the file `weights add` made the default (add.ts)
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -135,20 +136,39 @@ export async function checkHash(file: string, expected: string): Promise<{ ok: b
   return { ok, actual: `${algo}:${actual}` };
 }
 
+/** The file `weights add` made the default (`default.json`, see add.ts), if the pointer is sound. */
+async function pointedDefault(root: string, notice: (m: string) => void): Promise<Pick<WeightSource, 'file' | 'hash' | 'bytes' | 'source'> | null> {
+  const text = await readFile(path.join(root, 'default.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  let p: { file?: unknown; hash?: unknown; bytes?: unknown } = {};
+  try {
+    p = JSON.parse(text) as typeof p;
+  } catch { /* reported below */ }
+  const ok = typeof p.file === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p.file) && typeof p.hash === 'string'
+    && /^(md5|sha256):[0-9a-f]+$/.test(p.hash) && Number.isInteger(p.bytes);
+  if (!ok) {
+    notice(`${path.join(root, 'default.json')} is not a valid default pointer; it is ignored. Run 'impasto weights add FILE' again`);
+    return null;
+  }
+  return { file: p.file as string, hash: p.hash as string, bytes: p.bytes as number, source: 'keras' };
+}
+
 /**
- * The default pretrained network if one is cached and intact: the Keras VGG-19 (Oxford weights)
- * first. A published file with a checksum is checked once: its size at every call, its hash the
- * first time and whenever its size or modification time changed (the result is kept beside it in
- * `<file>.verified`). A file that fails is skipped, and `notice` says so and what to do.
+ * The default pretrained network if one is cached and intact: the file `weights add` named
+ * (`default.json`), else the Keras VGG-19 (Oxford weights) first. A file with a checksum is
+ * checked once: its size at every call, its hash the first time and whenever its size or
+ * modification time changed (the result is kept beside it in `<file>.verified`). A file that fails
+ * is skipped, and `notice` says so and what to do.
  */
 export async function cachedDefault(root = cacheDir(), notice: (m: string) => void = () => {}): Promise<string | null> {
-  for (const id of ['vgg19-keras', 'vgg19-torchvision', 'vgg19-timm', 'vgg19-caffe', 'vgg19-onnx']) {
-    const s = WEIGHT_SOURCES.find((x) => x.id === id)!;
+  const pointed = await pointedDefault(root, notice);
+  const candidates = ['vgg19-keras', 'vgg19-torchvision', 'vgg19-timm', 'vgg19-caffe', 'vgg19-onnx'].map((id) => WEIGHT_SOURCES.find((x) => x.id === id)!);
+  for (const s of pointed ? [pointed, ...candidates] : candidates) {
     const p = modelPath(s, root);
     const info = await stat(p).catch(() => null);
     if (!info?.isFile()) continue;
     if (!s.hash) return p; // published without a checksum (timm): nothing to check against
-    const bad = (why: string) => notice(`the cached ${s.file} ${why}; it is not used. Delete it and run 'impasto weights fetch --source ${s.source}' again`);
+    const bad = (why: string) => notice(`the cached ${s.file} ${why}; it is not used. Delete it and run ${s === pointed ? "'impasto weights add FILE'" : `'impasto weights fetch --source ${s.source}'`} again`);
     if (s.bytes !== undefined && info.size !== s.bytes) {
       bad(`has ${info.size} bytes, but the published file has ${s.bytes}`);
       continue;
