@@ -114,7 +114,7 @@ function joinNegativeValues(argv: readonly string[], config: Record<string, { ty
  */
 export function parseArgs(argv: readonly string[], flags: readonly FlagDef[], withOptions = true): ParsedArgs {
   const own = [...COMMON_FLAGS, ...flags];
-  const defs = withOptions ? OPTION_DEFS : [];
+  const defs = withOptions ? OPTION_DEFS.filter((d) => d.cli !== false) : [];
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const d of defs) config[flagOf(d.key)] = { type: d.kind === 'boolean' ? 'boolean' : 'string' };
   for (const f of own) config[f.name] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) };
@@ -158,7 +158,7 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagDef[], wi
     const def = defs.find((d) => flagOf(d.key) === name);
     if (def) {
       const v = def.kind === 'boolean' ? raw : convertOption(def, raw as string);
-      (out.options as Record<string, unknown>)[def.key] = validateOption(def, v);
+      (out.options as Record<string, unknown>)[def.key] = validateOption(def, v, `--${name}`);
     } else {
       out.flags[name] = convertFlag(own.find((f) => f.name === name)!, raw as string | boolean);
     }
@@ -170,7 +170,7 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagDef[], wi
 export function flagsHelp(flags: readonly FlagDef[], withOptions = true): string {
   const rows: [string, string][] = [];
   if (withOptions) {
-    for (const d of OPTION_DEFS) {
+    for (const d of OPTION_DEFS.filter((o) => o.cli !== false)) {
       const arg = d.kind === 'boolean' ? '' : d.choices ? ' NAME' : d.kind === 'numbers' ? ' N,N,…' : d.kind === 'strings' ? ' A,B,…' : d.kind === 'string' ? ' VALUE' : ' N';
       const def = d.defaultText ?? (d.default === undefined ? '' : String(d.default));
       const choices = d.choices ? `; one of ${d.choices.join(', ')}` : '';

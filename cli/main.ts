@@ -3,8 +3,8 @@
  *
  *   impasto <content> <style...> [-o out.png] [flags]     stylise (the main form)
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
- *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled scene with the bundled brush strokes, offline
- *   impasto weights fetch|list|verify                  the weight cache (see cli/weights.ts)
+ *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
+ *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
  *
  * Exit codes: the table in src/errors.ts (0 done, 1 unexpected, 2 usage, 3 input, 4 NaN, 130
@@ -12,17 +12,20 @@
  */
 import path from 'node:path';
 import { EXIT_CODES, exitCodeOf } from '../src/errors.js';
-import { checkOutputPath, writeImage } from '../src/image/io-node.js';
+import { checkOutputPath } from '../src/image/output-path.js';
+import type { RgbImage } from '../src/image/io-node.js';
 import { CONTENT_NORMALISATIONS } from '../src/losses/content.js';
 import { GRAM_NORMALISATIONS } from '../src/losses/gram-style.js';
 import { PRESETS } from '../src/losses/presets.js';
-import { OptionError } from '../src/pipeline/options.js';
-import { ImageInput, stylize, StylizeEvent } from '../src/pipeline/stylize.js';
-import { demoContent, demoStyle } from '../src/demo/images.js';
-import { score } from '../src/pipeline/score.js';
-import { FlagDef, flagsHelp, parseArgs } from './args.js';
+import { NOT_FOR_SCORE, OptionError } from '../src/pipeline/options.js';
+import type { ImageInput, StylizeEvent } from '../src/pipeline/stylize.js';
+import { FlagDef, flagOf, flagsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
-import { runWeights, WEIGHTS_FLAGS } from './weights.js';
+import { WEIGHTS_FLAGS } from './weights-flags.js';
+
+// The image library, ONNX Runtime and the weight loaders load only after the arguments and the
+// output path are checked (dynamic imports below), so that a mistake is reported in a fraction
+// of a second.
 
 /** Output file names when `-o` is not given. */
 const DEFAULT_OUTPUT = { stylize: 'out.png', demo: 'impasto-demo.png' } as const;
@@ -38,14 +41,15 @@ const STYLIZE_FLAGS: readonly FlagDef[] = [
 const SCORE_FLAGS: readonly FlagDef[] = [
   { name: 'content', kind: 'string', arg: 'FILE', doc: 'the content image the score compares with' },
   { name: 'style', kind: 'string', arg: 'FILE,…', doc: 'the style image(s), comma-separated' },
-  { name: 'json', kind: 'boolean', doc: 'print {"total","content","style":{layer: term},"tv"} as JSON' },
+  { name: 'json', kind: 'boolean', doc: 'print {"total","content","style":{layer: term},"tv","terms":{key: term},"termWeights":{key: factor}} as JSON' },
 ];
 
 const USAGE = `Usage:
   impasto <content> <style...> [-o ${DEFAULT_OUTPUT.stylize}] [options]   repaint a photo in the style of one or more paintings
   impasto score <image> --content C --style S [options] [--json]   print each loss term of an existing image
-  impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint a bundled scene with bundled brush strokes (offline)
+  impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint the bundled photo (Tübingen) as the bundled painting (The Starry Night), offline; also writes <out>-sheet
   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
+  impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]   a file downloaded elsewhere: checked, cached, made the default
   impasto weights list | verify                          the weight cache
   impasto presets                                        the loss normalisation of each reference tool
 
@@ -60,7 +64,7 @@ export function presetsTable(): string {
   const rows = [['preset', 'content k_c', 'style k_l', 'vs paper', 'w_l', 'α', 'β', 'γ (TV)', 'pool', 'layers (content; style)']];
   for (const p of Object.values(PRESETS)) {
     const g = GRAM_NORMALISATIONS[p.gram];
-    rows.push([p.name, CONTENT_NORMALISATIONS[p.content].text, g.text, g.vsPaper, p.styleLayerWeightText, String(p.alpha), String(p.beta), `${p.gamma} ${p.tv}`, p.pooling, `${p.contentLayers.join(',')}; ${p.styleLayers.join(',')}`]);
+    rows.push([p.name, CONTENT_NORMALISATIONS[p.content].text, g.text, g.vsPaper, p.styleLayerWeightText, String(p.alpha), p.autoNormalise ? '--strength' : String(p.beta), `${p.gamma} ${p.tv}`, p.pooling, `${p.contentLayers.join(',')}; ${p.styleLayers.join(',')}`]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
@@ -75,6 +79,33 @@ export function presetsTable(): string {
   ].join('\n');
 }
 
+/** A number for a label: 3 significant digits. */
+function fmtNum(v: number): string {
+  return Number(v.toPrecision(3)).toString();
+}
+
+/** `content/relu4_2 1.2e-1 + style/relu1_1 …`: each term times its weight, as it enters the total. */
+export function weightedTerms(terms: Readonly<Record<string, number>>, weights: Readonly<Record<string, number>>): string {
+  return Object.entries(terms).map(([k, v]) => `${k} ${((weights[k] ?? NaN) * v).toExponential(3)}`).join(' + ');
+}
+
+/**
+ * Prints each set-up stage (loading, network, targets, graph, …) as a plain line with the time
+ * since the command started, so that no long step is silent; nothing when `silent`.
+ */
+function stageLine(silent: boolean): (stage: string) => void {
+  const t0 = performance.now();
+  return (stage) => {
+    if (!silent) process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${stage}\n`);
+  };
+}
+
+/** The demo's side-by-side sheet beside its output: `x.png` → `x-sheet.png`. */
+function sheetName(output: string): string {
+  const ext = path.extname(output);
+  return `${output.slice(0, output.length - ext.length)}-sheet${ext}`;
+}
+
 function snapshotName(output: string, iteration: number): string {
   const ext = path.extname(output);
   return `${output.slice(0, output.length - ext.length)}_${iteration}${ext}`;
@@ -86,28 +117,36 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
     process.stdout.write(help());
     return EXIT_CODES.ok;
   }
+  if (demo && args.positionals.length) throw new OptionError(`demo takes no image names (it uses its bundled photo and painting), received ${args.positionals.join(' ')}`);
+  if (!demo && args.positionals.length < 2) {
+    throw new OptionError(`expected a content image and at least one style image, received ${args.positionals.length} file name${args.positionals.length === 1 ? '' : 's'}; usage: impasto <content> <style...> -o ${DEFAULT_OUTPUT.stylize}`);
+  }
+  const output = String(args.flags.output ?? (demo ? DEFAULT_OUTPUT.demo : DEFAULT_OUTPUT.stylize));
+  await checkOutputPath(output); // fail before any work on a name that cannot be written (snapshots go beside it)
+  const sheet = demo ? sheetName(output) : null;
+  if (sheet) await checkOutputPath(sheet);
+
+  const [{ stylize }, { writeImage }, { DEMO_INPUTS, demoInputs, sideBySide }] = await Promise.all([
+    import('../src/pipeline/stylize.js'), import('../src/image/io-node.js'), import('../src/demo/demo.js'),
+  ]);
   let content: ImageInput;
   let styles: ImageInput[];
   if (demo) {
-    if (args.positionals.length) throw new OptionError(`demo takes no image names (it paints its own), received ${args.positionals.join(' ')}`);
-    content = await demoContent();
-    styles = [await demoStyle()];
+    const inputs = await demoInputs();
+    content = inputs.photo;
+    styles = [inputs.painting];
   } else {
-    if (args.positionals.length < 2) {
-      throw new OptionError(`expected a content image and at least one style image, received ${args.positionals.length} file name${args.positionals.length === 1 ? '' : 's'}; usage: impasto <content> <style...> -o ${DEFAULT_OUTPUT.stylize}`);
-    }
     [content, ...styles] = args.positionals as [string, ...string[]];
   }
-  const output = String(args.flags.output ?? (demo ? DEFAULT_OUTPUT.demo : DEFAULT_OUTPUT.stylize));
-  await checkOutputPath(output); // fail before any work on a name that cannot be written
   const json = Boolean(args.flags.json);
   const snapshotEvery = Number(args.flags['snapshot-every'] ?? 0);
   const printEvery = Number(args.flags['print-every'] ?? 0);
   const quiet = Boolean(args.flags.quiet);
   const progress = new Progress(process.stderr, {
     enabled: !json && !quiet && !printEvery,
-    format: (done, total) => `${done}/${total} evaluations`,
+    format: (done, total) => `${done}/${total} iterations`,
   });
+  let weights: Readonly<Record<string, number>> = {};
 
   const ac = new AbortController();
   let interrupts = 0;
@@ -120,31 +159,50 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const pending: Promise<void>[] = [];
+  const stage = stageLine(json || quiet);
   const onEvent = (e: StylizeEvent) => {
+    if (e.type === 'stage') stage(e.stage);
     if (json) process.stdout.write(`${JSON.stringify(e.type === 'iterate' ? { ...e, image: undefined } : e)}\n`);
     if (e.type === 'notice' && !json && !quiet) progress.note(`note: ${e.message}`);
     if (e.type === 'start') {
-      progress.start(e.evaluations, `${e.width}×${e.height}, ${e.network}, preset ${e.preset}, ${e.styleLoss} style loss${e.autoNormalised ? ', auto-normalised layer weights' : ''}`);
+      weights = e.termWeights;
+      progress.start(e.iterations, `${e.width}×${e.height}, ${e.network}, preset ${e.preset}, ${e.styleLoss} style loss, β ${fmtNum(e.styleWeight)}${e.autoNormalised ? ' (scale-free layer weights)' : ''}, at most ${e.maxEvaluations} evaluations`);
+      if (printEvery && !json && !quiet) process.stderr.write(`${e.width}×${e.height}, ${e.network}; each term below is weighted as it enters the total\n`);
     }
     if (e.type === 'iterate') {
-      progress.update(e.evaluations, `iteration ${e.iteration}, loss ${e.loss.toExponential(3)}`);
+      progress.update(e.iteration, `loss ${e.loss.toExponential(3)}, ${e.evaluations} evaluations`);
       if (printEvery && e.iteration % printEvery === 0 && !json && !quiet) {
-        process.stderr.write(`iteration ${e.iteration} (evaluations ${e.evaluations}): loss ${e.loss.toExponential(4)}  ${Object.entries(e.terms).map(([k, v]) => `${k} ${v.toExponential(3)}`).join('  ')}\n`);
+        process.stderr.write(`iteration ${e.iteration} (${e.evaluations} evaluations): total ${e.loss.toExponential(4)} = ${weightedTerms(e.terms, weights)}\n`);
       }
       if (e.image && snapshotEvery) {
         const file = snapshotName(output, e.iteration);
-        pending.push(writeImage(file, e.image).catch((err: Error) => progress.note(`warning: snapshot not written: ${err.message}`)));
+        const iteration = e.iteration;
+        pending.push(writeImage(file, e.image).then(
+          () => {
+            if (json) process.stdout.write(`${JSON.stringify({ type: 'snapshot', iteration, file })}\n`);
+            else if (!quiet) progress.note(`snapshot: wrote ${file}`);
+          },
+          (err: Error) => progress.note(`warning: snapshot not written: ${err.message}`),
+        ));
       }
     }
   };
   try {
-    const result = await stylize({ ...args.options, content, style: styles, imageEvery: snapshotEvery || args.options.imageEvery || 0 }, { onEvent, signal: ac.signal });
+    const result = await stylize({ ...args.options, content, style: styles, imageEvery: snapshotEvery }, { onEvent, signal: ac.signal });
     await Promise.all(pending);
     await writeImage(output, result.image);
     progress.finish();
-    const summary = { type: 'result', output, loss: result.loss, initialLoss: result.initialLoss, terms: result.terms, iterations: result.iterations, evaluations: result.evaluations, stopReason: result.stopReason };
+    if (sheet && typeof content !== 'string') {
+      await writeImage(sheet, await sideBySide([content, styles[0] as RgbImage, result.image], 320));
+      if (json) process.stdout.write(`${JSON.stringify({ type: 'sheet', file: sheet })}\n`);
+    }
+    const summary = {
+      type: 'result', output, loss: result.loss, optimiserLoss: result.optimiserLoss, initialLoss: result.initialLoss, terms: result.terms,
+      iterations: result.iterations, evaluations: result.evaluations, stopReason: result.stopReason,
+    };
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} in ${result.iterations} iterations, ${result.evaluations} evaluations (${result.stopReason})\n`);
+    else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} (the written image's) in ${result.iterations} iterations, ${result.evaluations} evaluations (${result.stopReason})\n`);
+    if (sheet && !json && !quiet) process.stderr.write(`wrote ${sheet}: photo | painting | result\nphoto: ${DEMO_INPUTS.photo.credit}; painting: ${DEMO_INPUTS.painting.credit}\n`);
     if (result.stopReason === 'nan') {
       process.stderr.write(`error: the loss became NaN or infinite (after ${result.iterations} iterations, ${result.evaluations} evaluations); ${output} holds the last good image. Lower --style-weight/--learning-rate or check the weight file for NaNs\n`);
       return EXIT_CODES.nan;
@@ -167,11 +225,16 @@ async function runScore(argv: string[]): Promise<number> {
   if (!args.flags.content || !args.flags.style) throw new OptionError('score needs --content FILE and --style FILE (comma-separate several styles)');
   const json = Boolean(args.flags.json);
   const progress = new Progress(process.stderr, { enabled: false, format: () => '' });
+  const given = NOT_FOR_SCORE.filter((k) => args.options[k] !== undefined);
+  if (given.length) {
+    throw new OptionError(`score measures the image as it is, at its own size; ${given.map((k) => `--${flagOf(k)}`).join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to it (resize the image first to score it at another size)`);
+  }
+  const { score } = await import('../src/pipeline/score.js');
   const r = await score({
     ...args.options, image: args.positionals[0]!, content: String(args.flags.content), style: String(args.flags.style).split(','),
-  }, { onNotice: (m) => { if (!json) progress.note(`note: ${m}`); } });
+  }, { onNotice: (m) => { if (!json) progress.note(`note: ${m}`); }, onStage: stageLine(json) });
   if (json) {
-    process.stdout.write(`${JSON.stringify({ total: r.total, content: r.content, style: r.style, tv: r.tv })}\n`);
+    process.stdout.write(`${JSON.stringify({ total: r.total, content: r.content, style: r.style, tv: r.tv, terms: r.terms, termWeights: r.termWeights })}\n`);
   } else {
     process.stdout.write(`image ${r.width}×${r.height}, preset ${r.preset}, ${r.styleLoss} style loss\n`);
     process.stdout.write(`total    ${r.total.toExponential(6)}\ncontent  ${r.content.toExponential(6)}\n`);
@@ -198,7 +261,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (argv[0] === 'score') return await runScore(argv.slice(1));
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), true);
-    if (argv[0] === 'weights') return await runWeights(argv.slice(1));
+    if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));
     return await runStylize(argv);
   } catch (err) {
     const code = exitCodeOf(err);

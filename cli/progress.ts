@@ -3,14 +3,16 @@
  *
  * On a terminal: one line redrawn in place (at most 10 times a second) with a bar, the count,
  * the rate or the loss, elapsed time and ETA; notes print above it. Not on a terminal (a log, CI):
- * the label line, then a plain line at every tenth of the total (or every 10 s when the total is
- * unknown), and the notes. `enabled: false` prints nothing but notes.
+ * the label line, then a plain line with the same text every `plainEveryMs` (default 5 s) and at
+ * the end of the total, and the notes. `enabled: false` prints nothing but notes.
  */
 export interface ProgressOptions {
   /** Print the bar (or the plain lines); notes print regardless. */
   enabled: boolean;
-  /** Formats the amount done, e.g. `120/300 evaluations` or `12.0 MB / 80.0 MB`. */
+  /** Formats the amount done, e.g. `120/300 iterations` or `12.0 MB / 80.0 MB`. */
   format: (done: number, total: number | null) => string;
+  /** Not on a terminal: the interval between plain lines, in ms (default 5000). */
+  plainEveryMs?: number;
 }
 
 export class Progress {
@@ -18,7 +20,7 @@ export class Progress {
   total: number | null = null;
   private startedAt = 0;
   private lastDraw = 0;
-  private lastPlainStep = -1;
+  private lastPlain = -Infinity;
   private drawn = false;
   private readonly tty: boolean;
 
@@ -30,7 +32,7 @@ export class Progress {
   start(total: number | null, label: string): void {
     this.total = total;
     this.startedAt = Date.now();
-    this.lastPlainStep = -1;
+    this.lastPlain = -Infinity;
     if (this.opts.enabled) this.note(label);
   }
 
@@ -46,9 +48,8 @@ export class Progress {
     const eta = total && done > 0 ? (elapsed / done) * (total - done) : NaN;
     const text = `${this.opts.format(done, total)}  ${detail}  ${fmtTime(elapsed)} elapsed${total ? `, ETA ${fmtTime(eta)}` : ''}`;
     if (!this.tty) {
-      const step = total ? Math.floor((10 * done) / total) : Math.floor(elapsed / 10);
-      if (step > this.lastPlainStep) {
-        this.lastPlainStep = step;
+      if (now - this.lastPlain >= (this.opts.plainEveryMs ?? 5000) || (total !== null && done >= total)) {
+        this.lastPlain = now;
         this.out.write(`${text}\n`);
       }
       return;

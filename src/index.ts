@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { stylize, writeImage } from 'impasto';
+ * import { stylize, writeImage } from 'impasto-nst';
  * const result = await stylize({ content: 'photo.jpg', style: 'painting.jpg', size: 384 }, {
  *   onEvent: (e) => { if (e.type === 'iterate') console.log(e.iteration, e.loss); },
  * });
@@ -22,6 +22,9 @@ export type { Preset, PresetName } from './losses/presets.js';
 export { readImage, writeImage, ImageError } from './image/io-node.js';
 export type { RgbImage } from './image/io-node.js';
 export { loadWeightsFile, WeightFormatError } from './networks/weights/load.js';
+export { addWeights } from './networks/weights/add.js';
+export type { AddedWeights } from './networks/weights/add.js';
+export { cacheDir, WEIGHT_SOURCES, WeightsCacheError } from './networks/weights/cache.js';
 export { vggLayers, layerNames, randomVggWeights, CAFFE_PREPROCESS, TORCHVISION_PREPROCESS } from './networks/vgg.js';
 export type { Architecture, Pooling, VggWeights, Preprocess } from './networks/vgg.js';
 export { GraphBuildError } from './graph/builder.js';

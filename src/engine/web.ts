@@ -14,7 +14,16 @@ type Ort = typeof OrtWeb;
 
 /** Loads onnxruntime-web and returns an Engine over it (wasm by default). */
 export async function loadWebEngine(): Promise<Engine> {
-  const mod = (await import('onnxruntime-web')) as Ort & { default?: Ort };
+  let mod: Ort & { default?: Ort };
+  try {
+    mod = (await import('onnxruntime-web')) as Ort & { default?: Ort };
+  } catch (err) {
+    // An optional peer dependency: Node users get onnxruntime-node and need not install it.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new Error("onnxruntime-web is not installed; it is optional (the browser engine and --engine web): run 'npm install onnxruntime-web', or use the default engine, node");
+    }
+    throw err;
+  }
   const ort: Ort = mod.InferenceSession ? mod : mod.default!;
   let threadsSet = false;
   return {

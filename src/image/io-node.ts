@@ -10,21 +10,17 @@
  * Writing goes to a temporary file beside the target, then a rename, so a crash or Ctrl-C never
  * leaves a half-written image at the output path.
  */
-import { constants as fsConstants } from 'node:fs';
-import { access, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EXIT_CODES } from '../errors.js';
+import { formatOf, ImageError } from './output-path.js';
+
+export { checkOutputPath, formatOf, ImageError } from './output-path.js';
 import sharp, { type Metadata } from 'sharp';
 import type { Image255 } from '../pipeline/problem.js';
 
 /** Largest input accepted, in pixels (100 Mpx, e.g. 10000×10000). */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
-/** A bad or unreadable image: the message says what was expected and what to do. */
-export class ImageError extends Error {
-  override name = 'ImageError';
-  readonly exitCode: number = EXIT_CODES.input;
-}
 
 /** Interleaved 8-bit RGB pixels, row-major [H,W,3]. */
 export interface RgbImage {
@@ -125,35 +121,6 @@ export function fromPlanar(img: Image255): RgbImage {
   const data = new Uint8Array(3 * n);
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) data[3 * i + c] = Math.min(255, Math.max(0, Math.round(img.data[c * n + i]!)));
   return { data, width: img.width, height: img.height };
-}
-
-const FORMATS: Record<string, 'png' | 'jpeg' | 'webp' | 'tiff'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp', '.tif': 'tiff', '.tiff': 'tiff' };
-
-/** Output format implied by a file name. @throws ImageError for an unknown extension. */
-export function formatOf(file: string): 'png' | 'jpeg' | 'webp' | 'tiff' {
-  const fmt = FORMATS[path.extname(file).toLowerCase()];
-  if (!fmt) throw new ImageError(`cannot write ${file}: expected an output name ending in .png, .jpg, .jpeg, .webp or .tif, received '${path.extname(file) || 'no extension'}'`);
-  return fmt;
-}
-
-/**
- * Checks, before any work, that `file` can be written: a known format, an existing writable
- * directory, and not itself a directory. (A full disk is still found only when writing.)
- * @throws ImageError saying what is wrong and what to do.
- */
-export async function checkOutputPath(file: string): Promise<void> {
-  formatOf(file);
-  const dir = path.dirname(path.resolve(file));
-  const dirStat = await stat(dir).catch(() => null);
-  if (!dirStat) throw new ImageError(`cannot write ${file}: the directory ${dir} does not exist; create it or choose another output`);
-  if (!dirStat.isDirectory()) throw new ImageError(`cannot write ${file}: ${dir} is not a directory`);
-  const own = await stat(file).catch(() => null);
-  if (own?.isDirectory()) throw new ImageError(`cannot write ${file}: it is a directory; give a file name such as ${path.join(file, 'out.png')}`);
-  try {
-    await access(dir, fsConstants.W_OK);
-  } catch {
-    throw new ImageError(`cannot write ${file}: the directory ${dir} is not writable (read-only file system or no permission); choose another output`);
-  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { buildObjectiveGraph, buildTargetGraph, geometryOf, ObjectiveSpec, Targe
 import { withTarget, type ImageStats, type TargetedTerm, type TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 
-/** A planar RGB image, [3,H,W] float32, values in 0–255 (not clipped during optimisation). */
+/** A planar RGB image, [3,H,W] float32, values in 0–255 (outside it only while optimising with `bounds: 'none'`). */
 export interface Image255 {
   readonly data: Float32Array;
   readonly width: number;

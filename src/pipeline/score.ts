@@ -8,8 +8,12 @@
  * loss, content is ½Σ(F−P)² and each style entry is E_l = 1/(4N²M²)Σ(G−A)².
  */
 import type { Engine } from '../engine/index.js';
-import { NonFiniteError } from '../errors.js';
+import { NonFiniteError, OptionError } from '../errors.js';
 import { readImage, toPlanar, type RgbImage } from '../image/io-node.js';
+import { termWeights } from '../losses/objective.js';
+import { NOT_FOR_SCORE } from './options.js';
+
+export { NOT_FOR_SCORE } from './options.js';
 import { prepareProblem, type ImageInput, type ProblemRequest } from './prepare.js';
 
 export interface ScoreResult {
@@ -20,6 +24,10 @@ export interface ScoreResult {
   /** Style term per layer (E_l under `paper` with the Gram loss). */
   readonly style: Record<string, number>;
   readonly tv: number;
+  /** Every term by the key stylize's events and result use (`content/<layer>`, `style/<layer>`, `tv`). */
+  readonly terms: Readonly<Record<string, number>>;
+  /** The factor each term enters the total with (α·u_c, β·w_l, γ), by the same keys. */
+  readonly termWeights: Readonly<Record<string, number>>;
   /** The preset and style loss the terms are under. */
   readonly preset: string;
   readonly styleLoss: string;
@@ -37,12 +45,20 @@ export interface ScoreRequest extends ProblemRequest {
  * @throws the same errors as stylize for the same bad inputs; NonFiniteError (exit 4) when the
  *         total or a term is NaN or infinite.
  */
-export async function score(request: ScoreRequest, control: { engine?: Engine; onNotice?: (m: string) => void; signal?: AbortSignal } = {}): Promise<ScoreResult> {
+export async function score(
+  request: ScoreRequest,
+  control: { engine?: Engine; onNotice?: (m: string) => void; onStage?: (stage: string) => void; signal?: AbortSignal } = {},
+): Promise<ScoreResult> {
   const { image: imageInput, ...problemRequest } = request;
+  const given = NOT_FOR_SCORE.filter((k) => problemRequest[k] !== undefined);
+  if (given.length) {
+    throw new OptionError(`score measures the image as it is, at its own size; ${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to it (resize the image first to score it at another size)`);
+  }
   const image: RgbImage = typeof imageInput === 'string' ? await readImage(imageInput) : imageInput;
   const size = { width: image.width, height: image.height };
   const p = await prepareProblem(problemRequest, control, size);
   try {
+    control.onStage?.('evaluating the image');
     const ev = await p.problem.evaluate(toPlanar(image).data);
     const style: Record<string, number> = {};
     let content = 0;
@@ -54,7 +70,10 @@ export async function score(request: ScoreRequest, control: { engine?: Engine; o
     if (bad.length) {
       throw new NonFiniteError(`the score of ${typeof imageInput === 'string' ? imageInput : 'the image'} is not finite (${bad.join(', ')}): a weight overflows float32 (at most ~3e38 in all) or the weights hold NaN; lower --style-weight, --content-weight or --tv-weight`);
     }
-    return { total: ev.loss, content, style, tv: ev.terms.tv!, preset: p.preset.name, styleLoss: p.options.styleLoss, ...size };
+    return {
+      total: ev.loss, content, style, tv: ev.terms.tv!, terms: ev.terms, termWeights: termWeights(p.objective),
+      preset: p.preset.name, styleLoss: p.options.styleLoss, ...size,
+    };
   } finally {
     await p.problem.dispose();
   }

@@ -2,7 +2,8 @@
  * The driver: Gatys et al. style transfer, in stages that read top to bottom.
  *
  *   set-up (prepare.ts: load → size → network → objective → targets → normalise → graph)
- *     → init → optimise → postprocess
+ *     → init → optimise (pixels kept in 0–255 by default) → postprocess → the loss of the 8-bit
+ *     image that is returned (what a PNG of it scores under `impasto score`)
  *
  * The core never prints and writes no file but the weight cache's converted copies: it reports
  * through typed events and returns the image; the CLI writes it. Cancellation goes through an
@@ -19,17 +20,26 @@ import { gaussian } from '../util/random.js';
 import { OptionError, type StylizeOptions } from './options.js';
 import { prepareProblem, type ImageInput, type PreparedProblem, type ProblemRequest } from './prepare.js';
 import type { Image255, StyleProblem } from './problem.js';
+import { termWeights } from '../losses/objective.js';
 
 export type { ImageInput } from './prepare.js';
 export { planSize } from './prepare.js';
 
-/** Events emitted by {@link stylize}, in order: notice*, start, iterate*, done. */
+/** Events emitted by {@link stylize}, in order: (notice | stage)*, start, iterate*, done. */
 export type StylizeEvent =
   | { type: 'notice'; message: string }
+  /** A set-up stage begins (reading the images, loading the network, computing the targets, building the graph). */
+  | { type: 'stage'; stage: string }
   | {
     type: 'start'; width: number; height: number; network: string; preset: string; styleLoss: string; autoNormalised: boolean;
-    /** The evaluation budget (`iterations` option): the optimiser stops after this many evaluations. */
-    evaluations: number;
+    /** The iteration budget (`iterations` option): the count the bar, the iterate events and the result use. */
+    iterations: number;
+    /** The evaluation budget (`maxEvaluations`): the optimiser also stops after this many. */
+    maxEvaluations: number;
+    /** β as used (from `styleWeight`, or from `strength`). */
+    styleWeight: number;
+    /** The factor each term enters the total with (α·u_c, β·w_l, γ), by term key: L = Σ factor × term. */
+    termWeights: Readonly<Record<string, number>>;
   }
   | {
     type: 'iterate';
@@ -45,18 +55,25 @@ export type StylizeEvent =
     /** This image (clipped to 0–255), when `imageEvery` asks for it. */
     image?: RgbImage;
   }
-  | { type: 'done'; stopReason: StylizeResult['stopReason']; loss: number; elapsedMs: number };
+  | { type: 'done'; stopReason: StylizeResult['stopReason']; loss: number; iterations: number; evaluations: number; elapsedMs: number };
 
 export interface StylizeResult {
-  /** The output image, 8-bit RGB (the optimiser's returned iterate, clipped). */
+  /** The output image, 8-bit RGB: the optimiser's returned iterate, rounded (and colour-transferred with `originalColors`). */
   readonly image: RgbImage;
-  /** The loss of the returned iterate (before clipping and any colour transfer). */
+  /**
+   * The loss of `image` itself, 8-bit values and any colour transfer included: what
+   * `impasto score` reports for a PNG of it. One evaluation beyond `evaluations`.
+   */
   readonly loss: number;
+  /** The optimiser's own loss at its returned iterate (float32 pixels, before rounding). */
+  readonly optimiserLoss: number;
   /** The loss of the starting image. */
   readonly initialLoss: number;
-  /** The terms of the returned iterate. */
+  /** The terms of `image`, before their weights (keys `content/<layer>`, `style/<layer>`, `tv`). */
   readonly terms: Readonly<Record<string, number>>;
+  /** Optimiser iterations (steps) taken. */
   readonly iterations: number;
+  /** Objective evaluations used by the optimiser. */
   readonly evaluations: number;
   /** 'nan': the objective became NaN/Inf; the image is the last finite iterate. */
   readonly stopReason: MinimizeResult['stopReason'] | 'nan';
@@ -102,9 +119,15 @@ function objectiveOf(problem: StyleProblem, onNaN: () => void): Objective {
   };
 }
 
-/** Runs the chosen optimiser from x0 within the evaluation budget. */
+/** The evaluation budget: the option, else Torch's 1.25 per iteration plus 20 for the first line search's bracketing. */
+export function maxEvaluationsOf(o: Pick<StylizeOptions, 'iterations' | 'maxEvaluations'>): number {
+  return o.maxEvaluations ?? Math.ceil(1.25 * o.iterations) + 20;
+}
+
+/** Runs the chosen optimiser from x0 within the iteration and evaluation budgets, in the box 0–255 unless `bounds` is 'none'. */
 function optimise(o: StylizeOptions, f: Objective, x0: Float32Array, onStep: (s: StepInfo) => void, signal?: AbortSignal): Promise<MinimizeResult> {
-  const common = { maxEvals: o.iterations, onStep, signal };
+  const bounds = o.bounds === 'none' ? undefined : { lower: 0, upper: 255, mode: o.bounds };
+  const common = { maxIterations: o.iterations, maxEvals: maxEvaluationsOf(o), bounds, onStep, signal };
   return o.optimizer === 'adam'
     ? adam(f, x0, { ...common, lr: o.learningRate })
     : lbfgs(f, x0, { ...common, history: o.history, lineSearch: o.lineSearch });
@@ -126,11 +149,13 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const t0 = performance.now();
   const p: PreparedProblem = await prepareProblem(request, {
     engine: control.engine, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
+    onStage: (stage) => emit({ type: 'stage', stage }),
   });
   const { options: o, width, height } = p;
   emit({
     type: 'start', width, height, network: p.net.description, preset: p.preset.name, styleLoss: o.styleLoss,
-    autoNormalised: p.autoNormalised, evaluations: o.iterations,
+    autoNormalised: p.autoNormalised, iterations: o.iterations, maxEvaluations: maxEvaluationsOf(o),
+    styleWeight: p.objective.beta, termWeights: termWeights(p.objective),
   });
 
   try {
@@ -153,15 +178,17 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
     };
     const result = await optimise(o, counted, x0, onStep, control.signal);
 
-    // postprocess
+    // postprocess, then the loss of the 8-bit image itself
     let out: Image255 = { data: result.x, width, height };
     if (o.originalColors) out = transferLuminance(out, p.content);
+    const image = fromPlanar(out);
+    const file = await p.problem.evaluate(toPlanar(image).data);
     // 'nan' when the returned point's own loss is not finite (nothing finite was ever reached, e.g.
     // an overflowing weight), or when the optimiser gave up after a NaN/Inf.
     const stopReason = !Number.isFinite(result.loss) || (nan && result.stopReason === 'no-progress') ? 'nan' : result.stopReason;
-    emit({ type: 'done', stopReason, loss: result.loss, elapsedMs: performance.now() - t0 });
+    emit({ type: 'done', stopReason, loss: file.loss, iterations: result.iterations, evaluations: result.evaluations, elapsedMs: performance.now() - t0 });
     return {
-      image: fromPlanar(out), loss: result.loss, initialLoss, terms: result.terms,
+      image, loss: file.loss, optimiserLoss: result.loss, initialLoss, terms: file.terms,
       iterations: result.iterations, evaluations: result.evaluations, stopReason,
     };
   } finally {

@@ -104,7 +104,7 @@ test('texture synthesis at 64 px: style distance under an independent network �
   assert.ok(dNoise / dSynth >= 5, `noise ${dNoise}, synthesis ${dSynth}: ${(dNoise / dSynth).toFixed(1)}×`);
 });
 
-test('impasto demo runs offline (no weights, empty cache) and writes an image', async () => {
+test('impasto demo runs offline (no weights, empty cache) on its bundled photo and painting, and writes the image and its sheet', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-demo-'));
   try {
     const out = path.join(dir, 'demo.png');
@@ -121,9 +121,14 @@ test('impasto demo runs offline (no weights, empty cache) and writes an image', 
     const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
     assert.match(lines.find((l) => l.type === 'notice').message, /offline network, an untrained lower-quality tier; run 'impasto weights fetch'/);
     const result = lines.at(-1);
+    assert.equal(result.type, 'result');
     assert.ok(result.loss < result.initialLoss / 2, `loss ${result.initialLoss} → ${result.loss}`);
     const meta = await sharp(out).metadata();
     assert.deepEqual([meta.width, meta.height], [96, 72]);
+    // The side-by-side sheet: photo (4:3) | painting (8:5) | result (4:3) at 320 px high, 8 px margins.
+    assert.equal(lines.find((l) => l.type === 'sheet')?.file, path.join(dir, 'demo-sheet.png'));
+    const sheet = await sharp(path.join(dir, 'demo-sheet.png')).metadata();
+    assert.deepEqual([sheet.width, sheet.height], [8 + 427 + 8 + 512 + 8 + 427 + 8, 336]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

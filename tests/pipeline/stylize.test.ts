@@ -29,13 +29,15 @@ test('stylize emits start, iterate… and done in order, and stops on an AbortSi
     { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1000, threads: 1, imageEvery: 2 },
     { signal: ac.signal, onEvent: (e) => { events.push(e); if (e.type === 'iterate' && e.iteration === 4) ac.abort(); } },
   );
-  assert.deepEqual(events.map((e) => e.type), ['start', 'iterate', 'iterate', 'iterate', 'iterate', 'done']);
+  assert.deepEqual(events.map((e) => e.type).filter((t) => t !== 'stage' && t !== 'notice'), ['start', 'iterate', 'iterate', 'iterate', 'iterate', 'done']);
+  assert.deepEqual(events.filter((e) => e.type === 'stage').map((e) => (e as { stage: string }).stage.split(' ')[0]), ['reading', 'loading', 'computing', 'building'], 'each set-up stage is announced');
   assert.equal(r.stopReason, 'aborted');
   assert.equal(r.iterations, 4);
   assert.deepEqual([r.image.width, r.image.height], [64, 48]);
-  const it2 = events[2] as Extract<StylizeEvent, { type: 'iterate' }>;
+  const iterates = events.filter((e) => e.type === 'iterate');
+  const it2 = iterates[1] as Extract<StylizeEvent, { type: 'iterate' }>;
   assert.ok(it2.image && it2.image.width === 64, 'every 2nd iteration carries the image');
-  assert.equal((events[1] as Extract<StylizeEvent, { type: 'iterate' }>).image, undefined);
+  assert.equal((iterates[0] as Extract<StylizeEvent, { type: 'iterate' }>).image, undefined);
   assert.ok(r.loss < r.initialLoss);
 });
 
@@ -64,7 +66,9 @@ test('option validation says what was expected and what was received', () => {
   assert.throws(() => validateOptions({ size: 0 }), /invalid size: expected an integer ≥ 16 and ≤ 16384, received 0/);
   assert.throws(() => validateOptions({ pooling: 'median' as never }), /invalid pooling: expected one of max, avg, received 'median'/);
   assert.throws(() => validateOptions({ colour: 1 } as never), /unknown option 'colour'; expected one of: weights, network/);
-  assert.equal(validateOptions({}).preset, 'paper');
+  assert.equal(validateOptions({}).preset, 'impasto');
+  assert.throws(() => validateOptions({ strength: 1.5 }), /invalid strength: expected a number ≥ 0 and ≤ 1, received 1\.5/);
+  assert.throws(() => validateOptions({ bounds: 'box' as never }), /invalid bounds: expected one of project, clamp, none, received 'box'/);
 });
 
 test('stylize and score share one set-up: the same bad options give the same error from both', async () => {
@@ -76,11 +80,11 @@ test('stylize and score share one set-up: the same bad options give the same err
     [{ styleBlend: [1, 2] }, /invalid --style-blend: expected 1 weights, one per style image; received 2/],
     [{ styleLayers: ['relu1_1', 'relu1_1'] }, /invalid --style-layers: relu1_1 named more than once/],
     [{ contentLayers: ['relu9_9'] }, /unknown layer name 'relu9_9' for vgg19/],
-    [{ preset: 'gatys' }, /invalid preset: expected one of paper, .*, received 'gatys'/],
+    [{ preset: 'gatys' }, /invalid preset: expected one of impasto, paper, .*, received 'gatys'/],
   ];
   for (const [bad, message] of cases) {
-    const common = { ...bad, weights: net, size: 32, iterations: 1, threads: 1 } as unknown as Record<string, never>;
-    const fromStylize = await stylize({ ...common, content: image, style }).then(() => null, (e: Error) => e);
+    const common = { ...bad, weights: net, threads: 1 } as unknown as Record<string, never>;
+    const fromStylize = await stylize({ ...common, size: 32, iterations: 1, content: image, style }).then(() => null, (e: Error) => e);
     const fromScore = await score({ ...common, image, content: image, style }).then(() => null, (e: Error) => e);
     assert.ok(fromStylize && fromScore, `both refuse ${JSON.stringify(bad)}`);
     assert.match(fromStylize.message, message);
@@ -138,7 +142,7 @@ test('--init FILE: the first iterate is that file, resized to the output', async
   const init = path.join(shared, 'shipwreck.jpg');
   const firsts: RgbImage[] = [];
   // One evaluation: L-BFGS returns the point it evaluated, which is the start.
-  const r = await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1, threads: 1, init });
+  const r = await stylize({ content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1, maxEvaluations: 1, threads: 1, init });
   firsts.push(r.image);
   const expected = await resizeImage(await readImage(init), 64, 48);
   let maxDiff = 0;
@@ -151,7 +155,7 @@ test('--init FILE: the first iterate is that file, resized to the output', async
 });
 
 test('--original-colors: the output keeps the content image’s chroma (BT.601 Cb, Cr) within rounding', async () => {
-  const request = { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 20, threads: 1, styleWeight: 1e5 };
+  const request = { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 20, threads: 1, styleWeight: 1e5, preset: 'paper' };
   const plain = await stylize(request);
   const kept = await stylize({ ...request, originalColors: true });
   const content = await resizeImage(await readImage(path.join(shared, 'tubingen.jpg')), 64, 48);
