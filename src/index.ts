@@ -19,6 +19,7 @@ export { OPTION_DEFS, OptionError, validateOptions } from './pipeline/options.js
 export type { StylizeOptions, OptionDef } from './pipeline/options.js';
 export { PRESETS, getPreset } from './losses/presets.js';
 export type { Preset, PresetName } from './losses/presets.js';
+export { DEFAULT_STRENGTH, STRENGTH_RANGES, styleWeightOf } from './losses/strength.js';
 export { readImage, writeImage, ImageError } from './image/io-node.js';
 export type { RgbImage } from './image/io-node.js';
 export { loadWeightsFile, WeightFormatError } from './networks/weights/load.js';

@@ -1,6 +1,8 @@
 /**
  * Presets: each reference tool's loss normalisation, pooling and default weights, written in the
- * paper's notation so that weights can be converted between tools.
+ * paper's notation so that weights can be converted between tools; and `impasto`, the default:
+ * the paper's terms with scale-free layer weights (`autoNormalise`) and β from the strength knob
+ * (strength.ts), whose balance does not depend on the weight file's convention.
  *
  * Every preset's total is the objective of objective.ts,
  *
@@ -57,43 +59,37 @@ export interface Preset {
 
 const GATYS_STYLE = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'];
 
+/** The paper's preset; `impasto` shares its terms, layers and pooling. */
+const PAPER: Preset = {
+  name: 'paper',
+  summary: 'Gatys, Ecker & Bethge (CVPR 2016), eqs. 1–5 exactly',
+  content: 'half-sum',
+  gram: 'paper',
+  styleLayerWeight: () => 1 / 5,
+  styleLayerWeightText: '1/5',
+  contentLayers: ['relu4_2'],
+  styleLayers: GATYS_STYLE,
+  alpha: 1,
+  beta: 1e3,
+  gamma: 0,
+  tv: 'l2',
+  pooling: 'avg',
+  autoNormalise: false,
+  notes: "α/β = 1e-3 as in the paper's Fig. 3, chosen for Gatys's mean-normalised VGG-19; average pooling, which the paper prefers; no TV term (the paper has none)",
+};
+
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   impasto: {
+    ...PAPER,
     name: 'impasto',
     summary: "Impasto's default: the paper's terms, layers and pooling, with scale-free layer weights (He et al. 2016) and β set by --strength",
-    content: 'half-sum',
-    gram: 'paper',
-    styleLayerWeight: () => 1 / 5,
     styleLayerWeightText: '1/5 ÷ scale',
-    contentLayers: ['relu4_2'],
-    styleLayers: GATYS_STYLE,
-    alpha: 1,
-    beta: 1e3,
-    gamma: 0,
-    tv: 'l2',
-    pooling: 'avg',
     autoNormalise: true,
     notes: "each layer weight is divided by its term at zero features (objective.ts autoNormalise), so the balance does not depend on the weight file's convention "
       + "(torchvision's inputs are about 58× smaller than Caffe's; with raw terms the style term scales with the fourth power of the features and the content term with the square) and β is the --strength map's (strength.ts); "
       + "the reported terms are the paper's own",
   },
-  paper: {
-    name: 'paper',
-    summary: 'Gatys, Ecker & Bethge (CVPR 2016), eqs. 1–5 exactly',
-    content: 'half-sum',
-    gram: 'paper',
-    styleLayerWeight: () => 1 / 5,
-    styleLayerWeightText: '1/5',
-    contentLayers: ['relu4_2'],
-    styleLayers: GATYS_STYLE,
-    alpha: 1,
-    beta: 1e3,
-    gamma: 0,
-    tv: 'l2',
-    pooling: 'avg',
-    autoNormalise: false,
-    notes: "α/β = 1e-3 as in the paper's Fig. 3, chosen for Gatys's mean-normalised VGG-19; average pooling, which the paper prefers; no TV term (the paper has none)",
-  },
+  paper: PAPER,
   'gatys-code': {
     name: 'gatys-code',
     summary: "Gatys's own PyTorch notebook (leongatys/PytorchNeuralStyleTransfer): MSE of G/M, layer weights 1e3/N², content MSE",
