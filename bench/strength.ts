@@ -16,7 +16,7 @@
  * `--images DIR` reads the photo and painting from another folder (held-out images); `--options`
  * adds stylisation options as JSON (e.g. '{"preset":"paper"}').
  * It writes out/strength-<tag>.png: one row per network, one column per β, the photo and the
- * painting first.
+ * painting first; and each result at full size as out/strength-<tag>-<network>-<value>.png.
  *
  * The random VGG-19 files are written to out/ by this script (seed 0), in both conventions: a
  * safetensors file with torchvision keys (RGB mean/std preprocessing) and one with Caffe names
@@ -26,7 +26,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import sharp, { type OverlayOptions } from 'sharp';
 import { resolveEngine } from '../src/engine/index.js';
-import { fromPlanar, readImage, resizeImage, toPlanar, type RgbImage } from '../src/image/io-node.js';
+import { fromPlanar, readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
 import { histogramDistance, ssimLuma, styleDistance } from '../src/metrics/quality.js';
 import { randomVggWeights, vggNet, VGG_WIDTHS, type VggWeights } from '../src/networks/vgg.js';
 import { torchvisionConvIndices } from '../src/networks/weights/load.js';
@@ -112,6 +112,7 @@ for (const name of nets) {
     const cd = histogramDistance(img, style);
     console.log(`| ${name} | ${v} | ${Number(beta.toPrecision(3))} | ${ssim.toFixed(3)} | ${sd.toFixed(4)} | ${cd.toFixed(3)} | ${r.loss.toExponential(3)} | ${((performance.now() - t0) / 1000).toFixed(0)} |`);
     row.push(r.image);
+    await writeImage(`${outDir}strength-${tag}-${name}-${v}.png`, r.image);
   }
   rows.push(row);
 }

@@ -79,6 +79,15 @@ export function presetsTable(): string {
   ].join('\n');
 }
 
+/** How each stop reason reads in the summary line. */
+const STOP_WORDS: Record<string, string> = {
+  budget: 'the iteration or evaluation budget was reached',
+  converged: 'converged',
+  'no-progress': 'stopped early: no line search, not even along the steepest descent, found a lower loss',
+  aborted: 'interrupted',
+  nan: 'the loss became NaN',
+};
+
 /** A number for a label: 3 significant digits. */
 function fmtNum(v: number): string {
   return Number(v.toPrecision(3)).toString();
@@ -201,7 +210,7 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
       iterations: result.iterations, evaluations: result.evaluations, stopReason: result.stopReason,
     };
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} (the written image's) in ${result.iterations} iterations, ${result.evaluations} evaluations (${result.stopReason})\n`);
+    else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} (the written image's) in ${result.iterations} iterations, ${result.evaluations} evaluations (${STOP_WORDS[result.stopReason]})\n`);
     if (sheet && !json && !quiet) process.stderr.write(`wrote ${sheet}: photo | painting | result\nphoto: ${DEMO_INPUTS.photo.credit}; painting: ${DEMO_INPUTS.painting.credit}\n`);
     if (result.stopReason === 'nan') {
       process.stderr.write(`error: the loss became NaN or infinite (after ${result.iterations} iterations, ${result.evaluations} evaluations); ${output} holds the last good image. Lower --style-weight/--learning-rate or check the weight file for NaNs\n`);

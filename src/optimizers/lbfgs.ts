@@ -20,6 +20,8 @@
  *   bench/optimizers.ts compares the two by loss reached per evaluation.
  * - Arithmetic: vectors are float32; dot products accumulate in float64.
  * - Budget: `maxIterations` steps and `maxEvals` objective evaluations, whichever comes first.
+ * - A line search that finds no decrease clears the correction pairs and retries once along the
+ *   steepest descent; only when that fails too does the run stop with 'no-progress'.
  * - Box constraints (`bounds`, types.ts): with `project`, the active set (variables at a bound whose
  *   gradient points out of the box) is held fixed: its gradient entries are zeroed before the
  *   two-loop recursion and its direction entries after, and every trial point of the line search
@@ -163,6 +165,12 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       accepted = await strongWolfe(evaluate, x, xNew, d, bounds, place, loss, slope, t, () => evals >= maxEvals || !!signal?.aborted);
     }
     if (!accepted) {
+      if (S.length > 0 && !signal?.aborted && evals < maxEvals) {
+        // The quasi-Newton direction found no decrease (stale pairs, e.g. after the active set
+        // changed): forget them and try steepest descent before giving up.
+        S.length = Y.length = rho.length = 0;
+        continue;
+      }
       stopReason = signal?.aborted ? 'aborted' : evals >= maxEvals ? 'budget' : 'no-progress';
       break;
     }
