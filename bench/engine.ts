@@ -60,10 +60,11 @@ async function child(size: number) {
   const engine = await resolveEngine(engineName);
   const rgb = (seed: number) => ({ data: Uint8Array.from({ length: 3 * size * size }, (_, i) => ((i * 2654435761 + seed) % 255)), width: size, height: size });
   const t0 = performance.now();
-  const { problem, content } = await prepareProblem({
+  const { problem, content: withContent } = await prepareProblem({
     content: rgb(1), style: rgb(2), network: 'random-vgg19', seed: 0, preset: 'paper', pooling: 'avg', styleLoss, tvWeight: 1e-3, size, threads,
   }, { engine });
   const tCreate = (performance.now() - t0) / 1000;
+  const content = withContent!; // given above, so never null
   const image = Float32Array.from(content.data, (v, i) => (v + 97 * i) % 255);
   const rssBefore = process.resourceUsage().maxRSS / 1024;
   const tGrad = await median(() => problem.evaluate(image));

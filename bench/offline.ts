@@ -30,7 +30,7 @@ import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import { lbfgs } from '../src/optimizers/lbfgs.js';
 import { computeTargets, Image255, StyleProblem } from '../src/pipeline/problem.js';
 import { planSize } from '../src/pipeline/stylize.js';
-import { gaussian } from '../src/util/random.js';
+import { colourMatchedNoise } from '../src/image/color-match.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -72,32 +72,6 @@ async function load(file: string, size: number): Promise<Image255> {
   return toPlanar(await resizeImage(raw, s.width, s.height));
 }
 
-/** Gaussian noise with the image's RGB mean and covariance (seeded). */
-function colourMatchedNoise(img: Image255, seed: number): Image255 {
-  const n = img.width * img.height;
-  const mean = [0, 1, 2].map((c) => img.data.subarray(c * n, (c + 1) * n).reduce((a, v) => a + v, 0) / n);
-  const cov = [0, 1, 2].map((i) => [0, 1, 2].map((j) => {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += (img.data[i * n + k]! - mean[i]!) * (img.data[j * n + k]! - mean[j]!);
-    return s / n;
-  }));
-  // Cholesky of the 3×3 covariance.
-  const L = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = cov[i]![j]!;
-      for (let k = 0; k < j; k++) s -= L[i]![k]! * L[j]![k]!;
-      L[i]![j] = i === j ? Math.sqrt(Math.max(s, 1e-6)) : s / L[j]![j]!;
-    }
-  }
-  const g = gaussian(seed);
-  const data = new Float32Array(3 * n);
-  for (let k = 0; k < n; k++) {
-    const z = [g(), g(), g()];
-    for (let i = 0; i < 3; i++) data[i * n + k] = Math.min(255, Math.max(0, mean[i]! + L[i]![0]! * z[0]! + L[i]![1]! * z[1]! + L[i]![2]! * z[2]!));
-  }
-  return { data, width: img.width, height: img.height };
-}
 
 interface Run {
   image: Image255;

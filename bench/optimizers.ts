@@ -30,10 +30,11 @@ const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.ur
 
 const weightsPath = opt('weights', '');
 // The pipeline's own set-up (prepare.ts), as `stylize` runs it: paper preset, content init.
-const { problem, content, net } = await prepareProblem({
+const { problem, content: withContent, net } = await prepareProblem({
   content: images + opt('content', 'tubingen.jpg'), style: images + opt('style', 'starry_night.jpg'), size,
   ...(weightsPath ? { weights: weightsPath } : { network: opt('network', 'random-vgg19') as 'random-vgg19', seed: 0 }), preset: 'paper',
 }, { engine: await resolveEngine() });
+const content = withContent!; // given above, so never null
 
 const checkpoints = [10, 25, 50, 100, 200, 400].filter((c) => c <= evals);
 if (!checkpoints.includes(evals)) checkpoints.push(evals);

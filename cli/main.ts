@@ -3,6 +3,7 @@
  *
  *   impasto <content> <style...> [-o out.png] [flags]     stylise (the main form)
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
+ *   impasto texture <style...> [-o texture.png] [...]   texture synthesis: the style terms alone, from noise (--tileable: it wraps)
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
  *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
@@ -28,10 +29,10 @@ import { WEIGHTS_FLAGS } from './weights-flags.js';
 // of a second.
 
 /** Output file names when `-o` is not given. */
-const DEFAULT_OUTPUT = { stylize: 'out.png', demo: 'impasto-demo.png' } as const;
+const DEFAULT_OUTPUT = { stylize: 'out.png', demo: 'impasto-demo.png', texture: 'texture.png' } as const;
 
 const STYLIZE_FLAGS: readonly FlagDef[] = [
-  { name: 'output', short: 'o', kind: 'string', arg: 'FILE', doc: `output image (.png, .jpg, .webp, .tif); default ${DEFAULT_OUTPUT.stylize} (demo: ${DEFAULT_OUTPUT.demo})` },
+  { name: 'output', short: 'o', kind: 'string', arg: 'FILE', doc: `output image (.png, .jpg, .webp, .tif); default ${DEFAULT_OUTPUT.stylize} (demo: ${DEFAULT_OUTPUT.demo}, texture: ${DEFAULT_OUTPUT.texture})` },
   { name: 'json', kind: 'boolean', doc: 'machine-readable output: one JSON object per line on stdout' },
   { name: 'snapshot-every', kind: 'int', doc: 'also write the current image every N iterations, as <output>_<N>.<ext>' },
   { name: 'print-every', kind: 'int', doc: 'print the loss and terms every N iterations (instead of a progress bar)' },
@@ -47,6 +48,7 @@ const SCORE_FLAGS: readonly FlagDef[] = [
 const USAGE = `Usage:
   impasto <content> <style...> [-o ${DEFAULT_OUTPUT.stylize}] [options]   repaint a photo in the style of one or more paintings
   impasto score <image> --content C --style S [options] [--json]   print each loss term of an existing image
+  impasto texture <style...> [-o ${DEFAULT_OUTPUT.texture}] [--size PX | --width W --height H] [--tileable] [options]   a texture from the painting(s), from noise
   impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint the bundled photo (Tübingen) as the bundled painting (The Starry Night), offline; also writes <out>-sheet
   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
   impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]   a file downloaded elsewhere: checked, cached, made the default
@@ -56,7 +58,7 @@ const USAGE = `Usage:
 Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage, 3 unreadable input or failed download, 4 loss became NaN (last good image written), 130 interrupted (current image written).`;
 
 function help(): string {
-  return `${USAGE}\n\nOptions (stylise, demo and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n`;
+  return `${USAGE}\n\nOptions (stylise, texture, demo and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n`;
 }
 
 /** The presets table, in the paper's notation. */
@@ -120,17 +122,24 @@ function snapshotName(output: string, iteration: number): string {
   return `${output.slice(0, output.length - ext.length)}_${iteration}${ext}`;
 }
 
-async function runStylize(argv: string[], demo = false): Promise<number> {
+/** What runStylize runs: a stylisation, the demo, or a texture (no content image). */
+type Mode = 'stylize' | 'demo' | 'texture';
+
+async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<number> {
+  const demo = mode === 'demo';
   const args = parseArgs(argv, STYLIZE_FLAGS);
   if (args.flags.help) {
     process.stdout.write(help());
     return EXIT_CODES.ok;
   }
   if (demo && args.positionals.length) throw new OptionError(`demo takes no image names (it uses its bundled photo and painting), received ${args.positionals.join(' ')}`);
-  if (!demo && args.positionals.length < 2) {
+  if (mode === 'stylize' && args.positionals.length < 2) {
     throw new OptionError(`expected a content image and at least one style image, received ${args.positionals.length} file name${args.positionals.length === 1 ? '' : 's'}; usage: impasto <content> <style...> -o ${DEFAULT_OUTPUT.stylize}`);
   }
-  const output = String(args.flags.output ?? (demo ? DEFAULT_OUTPUT.demo : DEFAULT_OUTPUT.stylize));
+  if (mode === 'texture' && args.positionals.length < 1) {
+    throw new OptionError(`expected at least one style image, received none; usage: impasto texture <style...> -o ${DEFAULT_OUTPUT.texture} [--size PX | --width W --height H] [--tileable]`);
+  }
+  const output = String(args.flags.output ?? DEFAULT_OUTPUT[mode]);
   await checkOutputPath(output); // fail before any work on a name that cannot be written (snapshots go beside it)
   const sheet = demo ? sheetName(output) : null;
   if (sheet) await checkOutputPath(sheet);
@@ -138,12 +147,15 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
   const [{ stylize }, { writeImage }, { DEMO_INPUTS, demoInputs, sideBySide }] = await Promise.all([
     import('../src/pipeline/stylize.js'), import('../src/image/io-node.js'), import('../src/demo/demo.js'),
   ]);
-  let content: ImageInput;
+  let content: ImageInput | null;
   let styles: ImageInput[];
   if (demo) {
     const inputs = await demoInputs();
     content = inputs.photo;
     styles = [inputs.painting];
+  } else if (mode === 'texture') {
+    content = null;
+    styles = args.positionals;
   } else {
     [content, ...styles] = args.positionals as [string, ...string[]];
   }
@@ -201,7 +213,7 @@ async function runStylize(argv: string[], demo = false): Promise<number> {
     await Promise.all(pending);
     await writeImage(output, result.image);
     progress.finish();
-    if (sheet && typeof content !== 'string') {
+    if (sheet && content && typeof content !== 'string') {
       await writeImage(sheet, await sideBySide([content, styles[0] as RgbImage, result.image], 320));
       if (json) process.stdout.write(`${JSON.stringify({ type: 'sheet', file: sheet })}\n`);
     }
@@ -269,7 +281,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     if (argv[0] === 'score') return await runScore(argv.slice(1));
-    if (argv[0] === 'demo') return await runStylize(argv.slice(1), true);
+    if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
+    if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));
     return await runStylize(argv);
   } catch (err) {

@@ -11,8 +11,8 @@
  * await writeImage('out.png', result.image);
  * ```
  */
-export { stylize, planSize } from './pipeline/stylize.js';
-export type { StylizeEvent, StylizeResult, StylizeRequest, RunControl, ImageInput } from './pipeline/stylize.js';
+export { stylize, texture, planSize } from './pipeline/stylize.js';
+export type { StylizeEvent, StylizeResult, StylizeRequest, TextureRequest, RunControl, ImageInput } from './pipeline/stylize.js';
 export { score } from './pipeline/score.js';
 export type { ScoreResult, ScoreRequest } from './pipeline/score.js';
 export { OPTION_DEFS, OptionError, validateOptions } from './pipeline/options.js';

@@ -43,6 +43,13 @@ export interface ObjectiveSpec<T extends TermSpec = TermSpec> {
   readonly beta: number;
   readonly gamma: number;
   readonly tv: TvForm;
+  /**
+   * The generated image tiles: circular padding in the network and seams in the TV term. The
+   * targets are computed with circular padding too: at the coarse levels, where a filter spans
+   * much of the image, zero-padded statistics of the style image are ones no wrapped image can
+   * have (measured: the deepest offline layers' terms stayed 100–1000× higher).
+   */
+  readonly circular?: boolean;
 }
 
 /** An objective whose terms have their targets (from problem.ts's `computeTargets`). */
@@ -108,7 +115,7 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = t.watch(b.input('image', [1, 3, spec.height, spec.width]));
-  const feats = spec.net.build(t, image, terms.map(({ t: term }) => term.layer));
+  const feats = spec.net.build(t, image, terms.map(({ t: term }) => term.layer), { circular: spec.circular });
 
   const weighted: Value[] = [];
   const termNames: string[] = [];
@@ -134,7 +141,7 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
     }
     output(`term/${unit.role}/${layer}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${layer}`), mult * weight);
   }
-  output('term/tv', tvLoss(t, asImage(image), spec.tv), spec.gamma);
+  output('term/tv', tvLoss(t, asImage(image), spec.tv, 'tv', spec.circular), spec.gamma);
 
   if (weighted.length === 0) {
     throw new GraphBuildError('every loss weight is zero (α, β, γ and the layer weights): there is nothing to optimise; give at least one a positive weight');
@@ -156,13 +163,13 @@ export interface TargetGraph {
 
 /**
  * Builds the forward-only graph that computes the statistics that `terms` need from one image of
- * the given size.
+ * the given size (with circular padding when `circular`: see ObjectiveSpec.circular).
  */
-export function buildTargetGraph(net: FeatureNet, height: number, width: number, terms: readonly TermSpec[]): TargetGraph {
+export function buildTargetGraph(net: FeatureNet, height: number, width: number, terms: readonly TermSpec[], circular = false): TargetGraph {
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = b.input('image', [1, 3, height, width]);
-  const feats = net.build(t, image, terms.map((term) => term.layer));
+  const feats = net.build(t, image, terms.map((term) => term.layer), { circular });
   const outputs: string[] = [];
   for (const { unit, layer } of terms) {
     const stats = unit.statistics(t, asFeatureMap(feats.get(layer)!, layer), `${unit.role}_${layer}`) as StatValues<string>;

@@ -23,9 +23,11 @@ export type TvForm = 'l2' | 'l1';
 
 /**
  * @param image Image [1,3,H,W] float32, RGB 0–255 (tracked); H, W ≥ 2.
+ * @param wrap also the seams of the image tiled (first row − last row, first column − last
+ *        column), for textures that tile: then dh spans all H rows and dw all W columns.
  * @returns scalar Value L_tv.
  */
-export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv'): Value {
+export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', wrap = false): Value {
   const [, , h, w] = image.shape as [number, number, number, number];
   const dh = t.sub(
     t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),
@@ -38,5 +40,18 @@ export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv'): 
     `${label}.dw`,
   );
   const reduce = (d: Value, l: string) => (form === 'l2' ? t.reduceSumSquare(d, l) : t.reduceSum(t.abs(d, `${l}.abs`), l));
-  return t.add(reduce(dh, `${label}.h`), reduce(dw, `${label}.w`), label);
+  const total = t.add(reduce(dh, `${label}.h`), reduce(dw, `${label}.w`), wrap ? `${label}.inner` : label);
+  if (!wrap) return total;
+  // The seams of a tiled image: first row against last, first column against last.
+  const seamH = t.sub(
+    t.slice(image, { axes: [2], starts: [0], ends: [1] }, `${label}.first_row`),
+    t.slice(image, { axes: [2], starts: [h - 1], ends: [h] }, `${label}.last_row`),
+    `${label}.seam_h`,
+  );
+  const seamW = t.sub(
+    t.slice(image, { axes: [3], starts: [0], ends: [1] }, `${label}.first_col`),
+    t.slice(image, { axes: [3], starts: [w - 1], ends: [w] }, `${label}.last_col`),
+    `${label}.seam_w`,
+  );
+  return t.add(total, t.add(reduce(seamH, `${label}.sh`), reduce(seamW, `${label}.sw`), `${label}.seams`), label);
 }

@@ -13,6 +13,12 @@ export interface NetDefaults {
   readonly autoNormalise: boolean;
 }
 
+/** How a network is emitted. */
+export interface BuildOptions {
+  /** Circular padding in every convolution (graph/circular.ts), for textures that tile. */
+  readonly circular?: boolean;
+}
+
 export interface FeatureNet {
   /** Pretrained-architecture VGG (any weights) or an untrained offline network; the strength knob's calibration (losses/strength.ts) is per family. */
   readonly family: 'vgg' | 'untrained';
@@ -37,5 +43,5 @@ export interface FeatureNet {
    * Emits the network from an RGB 0–255 image [1,3,H,W] up to the deepest wanted layer.
    * @returns each wanted layer's Value [1,N_l,H_l,W_l].
    */
-  build(t: Tape, image: Value, want: readonly string[]): Map<string, Value>;
+  build(t: Tape, image: Value, want: readonly string[], options?: BuildOptions): Map<string, Value>;
 }

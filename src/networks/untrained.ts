@@ -24,6 +24,7 @@
 import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { mulberry32 } from '../util/random.js';
+import { sameConv } from '../graph/circular.js';
 import type { FeatureNet } from './feature-net.js';
 
 /** Configuration of an untrained network; equal configurations give identical networks. */
@@ -107,7 +108,8 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
       check([layer]);
       return layer.startsWith('luma') ? 1 : filters;
     },
-    build: (t, image, want) => {
+    build: (t, image, want, options) => {
+      const circular = options?.circular ?? false;
       check(want);
       const deepest = Math.max(...want.map(level));
       const [, , h, w] = image.shape as number[];
@@ -123,12 +125,12 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
         if (i > 0) {
           // Gaussian pyramid: a [1,2,1]⊗[1,2,1]/16 blur per channel before each 2×2 average, which
           // removes the aliasing (and the blocky gradients) of a plain average-pool pyramid.
-          if (blur) x = t.conv(x, b.constant(`blur${i}.w`, blurKernel(), [3, 3, 3, 3]), undefined, { pads: [1, 1, 1, 1] }, `blur${i}`);
+          if (blur) x = sameConv(t, x, b.constant(`blur${i}.w`, blurKernel(), [3, 3, 3, 3]), undefined, 1, circular, `blur${i}`);
           x = t.avgPool(x, `pyramid${i}`);
         }
         if (want.includes(`scale${i}`)) {
           const wv = b.constant(`scale${i}.weight`, weights[i]!, [filters, 3, kernel, kernel]);
-          out.set(`scale${i}`, t.relu(t.conv(x, wv, undefined, { pads: [pad, pad, pad, pad] }, `scale${i}.conv`), `scale${i}`));
+          out.set(`scale${i}`, t.relu(sameConv(t, x, wv, undefined, pad, circular, `scale${i}.conv`), `scale${i}`));
         }
         if (want.includes(`luma${i}`)) {
           // BT.601 luma of the centred level: (0.299, 0.587, 0.114)·(rgb − 127.5)/64.
@@ -171,7 +173,7 @@ function multiscaleNet(cfg: Extract<UntrainedConfig, { kind: 'multiscale' }>): F
       check([layer]);
       return filters;
     },
-    build: (t, image, want) => {
+    build: (t, image, want, options) => {
       check(want);
       const b = t.b;
       const x = centre(t, image);
@@ -180,7 +182,7 @@ function multiscaleNet(cfg: Extract<UntrainedConfig, { kind: 'multiscale' }>): F
         if (!want.includes(`ms${k}`)) continue;
         const pad = (k - 1) / 2;
         const wv = b.constant(`ms${k}.weight`, glorot(seed * 1000 + k, filters, 3, k), [filters, 3, k, k]);
-        out.set(`ms${k}`, t.relu(t.conv(x, wv, undefined, { pads: [pad, pad, pad, pad] }, `ms${k}.conv`), `ms${k}`));
+        out.set(`ms${k}`, t.relu(sameConv(t, x, wv, undefined, pad, options?.circular ?? false, `ms${k}.conv`), `ms${k}`));
       }
       return out;
     },

@@ -8,6 +8,7 @@
  * the front of the graph, so gradients come back in 0–255 RGB units whatever the weights.
  * Layer indices stay private to this file; everything else uses names.
  */
+import { sameConv } from '../graph/circular.js';
 import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { gaussian } from '../util/random.js';
@@ -135,7 +136,7 @@ export function minImageSide(arch: Architecture, names: readonly string[]): numb
  * @returns a map from each wanted name to its Value [1,N_l,H_l,W_l].
  * @throws GraphBuildError for unknown names, missing weights, or an image too small for a pool.
  */
-export function buildVgg(t: Tape, image: Value, weights: VggWeights, pooling: Pooling, want: readonly string[]): Map<string, Value> {
+export function buildVgg(t: Tape, image: Value, weights: VggWeights, pooling: Pooling, want: readonly string[], circular = false): Map<string, Value> {
   checkLayerNames(weights.arch, want);
   const [, c, h, w] = image.shape;
   if (c !== 3) throw new GraphBuildError(`the image must have 3 channels (RGB), received ${c}`);
@@ -163,7 +164,7 @@ export function buildVgg(t: Tape, image: Value, weights: VggWeights, pooling: Po
       const bv = b.constant(`${layer.name}.bias`, p.bias, [p.shape[0]]);
       const k = p.shape[2];
       const pad = (k - 1) / 2;
-      x = t.conv(x, wv, bv, { pads: [pad, pad, pad, pad] }, layer.name);
+      x = sameConv(t, x, wv, bv, pad, circular, layer.name);
     } else if (layer.kind === 'relu') {
       x = t.relu(x, layer.name);
     } else {
@@ -221,6 +222,6 @@ export function vggNet(weights: VggWeights, pooling: Pooling): FeatureNet {
       checkLayerNames(weights.arch, [layer]);
       return table.find((l) => l.name === layer)!.channels;
     },
-    build: (t, image, want) => buildVgg(t, image, weights, pooling, want),
+    build: (t, image, want, options) => buildVgg(t, image, weights, pooling, want, options?.circular ?? false),
   };
 }

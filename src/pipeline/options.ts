@@ -52,6 +52,11 @@ export interface StylizeOptions {
   size: number;
   /** Output size by pixel area instead (Gatys's rule), in px. */
   area?: number;
+  /** Textures only (no content image): the output's width and height in px; one alone keeps the first style image's aspect ratio. */
+  width?: number;
+  height?: number;
+  /** Textures only: the output tiles seamlessly (circular padding in the network, seams in the TV term). */
+  tileable: boolean;
   /** Style images are sized to `styleScale` × the output's longest side (or area). */
   styleScale: number;
   /** Blend weights of the style images (normalised to sum 1); default equal. */
@@ -70,6 +75,10 @@ export interface StylizeOptions {
   tvWeight?: number;
   tv?: TvForm;
   originalColors: boolean;
+  /** Optimise on luminance (Gatys et al. 2017 §5.1): the network sees Y; the output takes the content's chroma. */
+  luminanceOnly: boolean;
+  /** Match the style images' RGB mean and covariance to the content's before transfer (Gatys et al. 2017 §5.2). */
+  colorMatch?: 'chol' | 'pca' | 'sym';
   /** Emit the current image with every Nth iteration event (0: never). */
   imageEvery: number;
   /** Intra-op threads (default, and at most: all cores). */
@@ -83,7 +92,7 @@ export interface StylizeOptions {
 }
 
 /** Options of a stylisation that do not apply to a score (it measures the image as it is, at its own size). */
-export const NOT_FOR_SCORE = ['size', 'area', 'iterations', 'maxEvaluations', 'optimizer', 'lineSearch', 'history', 'learningRate', 'init', 'bounds', 'originalColors', 'imageEvery'] as const;
+export const NOT_FOR_SCORE = ['size', 'area', 'width', 'height', 'tileable', 'iterations', 'maxEvaluations', 'optimizer', 'lineSearch', 'history', 'learningRate', 'init', 'bounds', 'originalColors', 'imageEvery'] as const;
 
 type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
 
@@ -120,6 +129,9 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'bounds', kind: 'string', doc: 'keep pixels in 0–255 while optimising: project (projected L-BFGS; Adam clamps each step), clamp (clamp each trial point), none', default: 'project', choices: ['project', 'clamp', 'none'] },
   { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
   { key: 'area', kind: 'int', doc: 'output size by pixel area instead of longest side (Gatys: 512·512)', min: 256, max: 268_435_456 },
+  { key: 'width', kind: 'int', doc: "texture: the output's width in px (with --height; alone, the first style image's aspect ratio)", min: 16, max: 16384 },
+  { key: 'height', kind: 'int', doc: "texture: the output's height in px", min: 16, max: 16384 },
+  { key: 'tileable', kind: 'boolean', doc: 'texture: make it tile seamlessly, left to right and top to bottom (circular padding in the network)', default: false },
   { key: 'styleScale', kind: 'number', doc: 'style image size relative to the output', default: 1, min: 0, exclusiveMin: true, max: 8 },
   { key: 'styleBlend', kind: 'numbers', doc: 'blend weights of several style images (normalised to sum 1)', defaultText: 'equal' },
   { key: 'init', kind: 'string', doc: "starting image: 'content', 'noise' (seeded), 'style', or an image file", default: 'content' },
@@ -134,6 +146,8 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'tvWeight', kind: 'number', doc: 'γ, weight of the total-variation loss', defaultText: 'preset', min: 0 },
   { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
+  { key: 'luminanceOnly', kind: 'boolean', doc: "transfer style in luminance only: the network sees Y (BT.601), the style's Y is matched to the content's mean and deviation, the output keeps the content's chroma (Gatys et al. 2017)", default: false },
+  { key: 'colorMatch', kind: 'string', doc: "before transfer, map each style image's RGB to the content's mean and covariance: chol (Cholesky), pca (symmetric square roots) or sym (the symmetric map)", choices: ['chol', 'pca', 'sym'] },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },
   { key: 'maxMemory', kind: 'number', doc: 'memory budget in GB: a problem estimated to need more is refused before any work', defaultText: '80 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
@@ -207,6 +221,9 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
       continue;
     }
     out[def.key] = validateOption(def, v);
+  }
+  if (out.luminanceOnly === true && out.colorMatch !== undefined) {
+    throw new OptionError(`give either luminanceOnly (--luminance-only) or colorMatch (--color-match ${out.colorMatch}), not both: luminance-only transfer ignores the style's colours`);
   }
   if (out.strength !== undefined && out.styleWeight !== undefined) {
     throw new OptionError(`give either strength (--strength ${out.strength}) or styleWeight (--style-weight ${out.styleWeight}), not both: the strength sets the style weight`);

@@ -3,7 +3,7 @@
  * tile, job or frame that comes later):
  *
  *   load → size → network → objective (validated here, where the network is known)
- *        → targets → normalise → graph and session
+ *        → colour (style images matched to the content) → targets → normalise → graph and session
  *
  * Each stage is a function below; `prepareProblem` calls them in that order and returns the
  * problem ready to evaluate. Options are validated once, here.
@@ -22,6 +22,8 @@ import type { TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
 import { randomVggWeights, vggNet } from '../networks/vgg.js';
+import { luminanceNet } from '../networks/luminance.js';
+import { matchColour, matchLuminance } from '../image/color-match.js';
 import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
 import { OptionError, StylizeOptions, validateOptions } from './options.js';
 import { computeTargets, Image255, StyleProblem, StyleSource } from './problem.js';
@@ -31,7 +33,8 @@ export type ImageInput = string | RgbImage;
 
 /** What a problem is made of: the images, and every option (validated here). */
 export interface ProblemRequest extends Partial<StylizeOptions> {
-  content: ImageInput;
+  /** The photo; null for a texture, which has no content terms (`texture` in stylize.ts). */
+  content: ImageInput | null;
   style: ImageInput | ImageInput[];
 }
 
@@ -55,8 +58,8 @@ export interface PreparedProblem {
   /** The generated image's size in px. */
   readonly width: number;
   readonly height: number;
-  /** The content image at the output size. */
-  readonly content: Image255;
+  /** The content image at the output size; null for a texture. */
+  readonly content: Image255 | null;
   /** The style images at their working sizes, with blend weights summing to 1. */
   readonly styles: readonly StyleSource[];
   /** The objective with its targets and final (possibly auto-normalised) layer weights. */
@@ -124,6 +127,7 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
  * default layers, else 1 for each content layer and the preset's w_l for each style layer.
  * α: the option, else 1 for scale-free terms, else the preset's. β: the option, else the
  * strength's (losses/strength.ts; default strength 0.5).
+ * @param texture no content image: no content terms (the content layer options are still validated)
  * @param smallestSide the smallest side (px) of the output and style images: the network's own
  *        default style layers that need more are dropped, with `notice` told which.
  * @throws OptionError for unknown or repeated layers and lists of the wrong length;
@@ -131,7 +135,7 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
  */
 export function objectiveSpec(
   o: StylizeOptions, preset: Preset, net: FeatureNet, size: { width: number; height: number },
-  smallestSide = Infinity, notice: (m: string) => void = () => {},
+  smallestSide = Infinity, notice: (m: string) => void = () => {}, texture = false,
 ): ObjectiveSpec {
   const normalised = wantsAutoNormalise(o, preset, net);
   const own = net.defaults;
@@ -169,13 +173,40 @@ export function objectiveSpec(
     net,
     width: size.width,
     height: size.height,
-    content: contentLayers.map(({ layer, weight }): TermSpec => ({ unit: content, layer, weight })),
+    content: texture ? [] : contentLayers.map(({ layer, weight }): TermSpec => ({ unit: content, layer, weight })),
     style: styleLayers.map(({ layer, weight }): TermSpec => ({ unit: style, layer, weight })),
     alpha: o.contentWeight ?? (normalised ? 1 : preset.alpha),
     beta: o.styleWeight ?? styleWeightOf(o.strength ?? DEFAULT_STRENGTH, net.family, normalised, preset.beta),
     gamma: o.tvWeight ?? preset.gamma,
     tv: o.tv ?? preset.tv,
   };
+}
+
+/** Options that need a content image, refused for a texture. @throws OptionError */
+function checkTextureOptions(o: StylizeOptions, given: Partial<StylizeOptions>): void {
+  const bad = (['luminanceOnly', 'colorMatch', 'originalColors', 'contentLayers', 'contentLayerWeights', 'contentWeight'] as const)
+    .filter((k) => given[k] !== undefined && given[k] !== false);
+  if (bad.length) throw new OptionError(`a texture has no content image, so ${bad.join(', ')} cannot apply; leave ${bad.length > 1 ? 'them' : 'it'} out`);
+  if (o.init === 'content' && given.init !== undefined) throw new OptionError("a texture has no content image to start from: use --init noise (the default), style or an image file");
+}
+
+/** A texture's size: width × height if both are given, else the first style image's aspect ratio at that width, height or --size. */
+export function textureSize(style: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area' | 'width' | 'height'>): { width: number; height: number } {
+  if (o.width !== undefined && o.height !== undefined) return { width: o.width, height: o.height };
+  if (o.width !== undefined) return { width: o.width, height: Math.max(1, Math.round((o.width * style.height) / style.width)) };
+  if (o.height !== undefined) return { width: Math.max(1, Math.round((o.height * style.width) / style.height)), height: o.height };
+  return planSize(style, o);
+}
+
+/**
+ * A tileable texture's size: each side a multiple of 2^pools (the network's `minSide` for all its
+ * layers), so that every pooling halves a wrapped image exactly; rounded down, with a notice.
+ */
+function tileableSize(size: { width: number; height: number }, net: FeatureNet, notice: (m: string) => void): { width: number; height: number } {
+  const m = net.minSide(net.layers);
+  const out = { width: Math.max(m, Math.floor(size.width / m) * m), height: Math.max(m, Math.floor(size.height / m) * m) };
+  if (out.width !== size.width || out.height !== size.height) notice(`a tileable texture needs sides that are multiples of ${m} px (every pooling halves it exactly): ${size.width}×${size.height} becomes ${out.width}×${out.height}`);
+  return out;
 }
 
 /** Engine session options from the stylisation options; threads at most the cores available. */
@@ -249,29 +280,36 @@ export async function prepareProblem(
 
   // size, from the headers alone; memory and pixel budgets before anything is decoded
   checkAborted(control.signal);
-  const contentDims = await inputSize(contentInput, 'content');
+  const texture = contentInput === null;
+  if (texture) checkTextureOptions(o, rest);
+  else if (o.tileable || o.width !== undefined || o.height !== undefined) {
+    throw new OptionError(`${o.tileable ? 'tileable applies' : 'width and height apply'} to textures only (no content image), but a content image was given; use 'impasto texture <style...>' for a texture`);
+  }
+  const contentDims = contentInput === null ? null : await inputSize(contentInput, 'content');
   const styleDims: { width: number; height: number }[] = [];
   for (const [i, s] of styleInputs.entries()) styleDims.push(await inputSize(s, styleInputs.length > 1 ? `style[${i}]` : 'style'));
-  const totalPixels = [contentDims, ...styleDims].reduce((a, d) => a + d.width * d.height, 0);
+  const totalPixels = [...(contentDims ? [contentDims] : []), ...styleDims].reduce((a, d) => a + d.width * d.height, 0);
   if (totalPixels > MAX_TOTAL_INPUT_PIXELS) {
     throw new OptionError(`the input images hold ${(totalPixels / 1e6).toFixed(0)} Mpx in all, more than the ${MAX_TOTAL_INPUT_PIXELS / 1e6} Mpx decoded per problem; downscale them first (the working sizes are set by --size anyway)`);
   }
-  const size = outputSize ?? planSize(contentDims, o);
+  let size = outputSize ?? (contentDims ? planSize(contentDims, o) : textureSize(styleDims[0]!, o));
   const styleSizes = styleDims.map((s) => styleSize(s, size, o));
   checkMemory(size, o, (o.maxMemory ?? defaultMemoryBudget() / 1e9) * 1e9);
 
   // load, one image at a time
-  stage(`reading ${1 + styleInputs.length} images`);
-  const contentRaw = await loadInput(contentInput);
+  stage(`reading ${(texture ? 0 : 1) + styleInputs.length} images`);
+  const contentRaw = contentInput === null ? null : await loadInput(contentInput);
   const stylesRaw: RgbImage[] = [];
   for (const s of styleInputs) stylesRaw.push(await loadInput(s));
 
   // network and objective
   checkAborted(control.signal);
   stage('loading the network');
-  const net = await resolveNetwork(o, preset, notice);
+  const loaded = await resolveNetwork(o, preset, notice);
+  const net = o.luminanceOnly ? luminanceNet(loaded) : loaded;
+  if (o.tileable) size = tileableSize(size, net, notice);
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
-  const spec = objectiveSpec(o, preset, net, size, smallest, notice);
+  const spec = { ...objectiveSpec(o, preset, net, size, smallest, notice, texture), circular: o.tileable };
   const layerList = [...spec.content, ...spec.style].map((l) => l.layer);
   const minSide = net.minSide(layerList);
   for (const [what, s] of [['output', size] as const, ...styleSizes.map((s) => ['style image', s] as const)]) {
@@ -279,14 +317,18 @@ export async function prepareProblem(
       throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
     }
   }
-  const content = toPlanar(await resizeImage(contentRaw, size.width, size.height));
-  const styles = await Promise.all(stylesRaw.map(async (s, i) => ({ image: toPlanar(await resizeImage(s, styleSizes[i]!.width, styleSizes[i]!.height)), weight: blend[i]! })));
+  const content = contentRaw ? toPlanar(await resizeImage(contentRaw, size.width, size.height)) : null;
+  const sized = await Promise.all(stylesRaw.map(async (s, i) => ({ image: toPlanar(await resizeImage(s, styleSizes[i]!.width, styleSizes[i]!.height)), weight: blend[i]! })));
+  // colour: the style images matched to the content (Gatys et al. 2017 §5), before their targets
+  const styles = sized.map((s) => ({
+    ...s, image: !content ? s.image : o.luminanceOnly ? matchLuminance(s.image, content) : o.colorMatch ? matchColour(s.image, content, o.colorMatch) : s.image,
+  }));
 
   // targets and normalisation
   checkAborted(control.signal);
   const engine = control.engine ?? (await resolveEngine(o.engine));
   const sessionOpts = sessionOptions(o);
-  stage(`computing the targets (${size.width}×${size.height} content, ${styles.length} style image${styles.length > 1 ? 's' : ''})`);
+  stage(`computing the targets (${content ? `${size.width}×${size.height} content, ` : ''}${styles.length} style image${styles.length > 1 ? 's' : ''})`);
   const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
   const normalised = wantsAutoNormalise(o, preset, net);
   const objective = normalised ? autoNormalise(targeted) : targeted;

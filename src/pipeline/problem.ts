@@ -32,10 +32,10 @@ export interface StyleSource {
 
 /** Runs the forward-only target graph on an image; returns each term's statistics. */
 async function statisticsOf(
-  engine: Engine, net: FeatureNet, img: Image255, terms: readonly TermSpec[], opts: SessionOptions,
+  engine: Engine, net: FeatureNet, img: Image255, terms: readonly TermSpec[], opts: SessionOptions, circular = false,
 ): Promise<Map<TermSpec, ImageStats<string>['stats']>> {
   if (terms.length === 0) return new Map();
-  const g = buildTargetGraph(net, img.height, img.width, terms);
+  const g = buildTargetGraph(net, img.height, img.width, terms, circular);
   const s = await engine.createSession(g.model, { arena: false, memPattern: false, ...opts });
   let out: Record<string, HostTensor>;
   try {
@@ -55,27 +55,29 @@ async function statisticsOf(
 
 /**
  * Computes every term's target: content units from the content image (which must have the output
- * size), style units from the style images with their blend weights; each unit's `target` says
+ * size; null for a texture, which has no content terms), style units from the style images with their blend weights; each unit's `target` says
  * how (for the Gram loss, A = Σ_k b_k (M_l / M_l^k) F_k F_kᵀ, gram-style.ts).
  */
 export async function computeTargets(
-  engine: Engine, spec: ObjectiveSpec, content: Image255, styles: readonly StyleSource[], opts: SessionOptions = {},
+  engine: Engine, spec: ObjectiveSpec, content: Image255 | null, styles: readonly StyleSource[], opts: SessionOptions = {},
 ): Promise<TargetedObjective> {
-  if (content.width !== spec.width || content.height !== spec.height) {
+  if (content === null) {
+    if (spec.content.length) throw new Error('content terms need a content image; a texture (no content image) has none');
+  } else if (content.width !== spec.width || content.height !== spec.height) {
     throw new Error(`the content image is ${content.width}×${content.height} px, but the objective is ${spec.width}×${spec.height}: resize it first`);
   }
   const positions = (term: TermSpec, img: Image255) => {
     const [h, w] = spec.net.featureSize(term.layer, img.height, img.width);
     return h * w;
   };
-  const own = await statisticsOf(engine, spec.net, content, spec.content, opts);
+  const own = content ? await statisticsOf(engine, spec.net, content, spec.content, opts) : new Map();
   const perStyle: { s: StyleSource; stats: Map<TermSpec, ImageStats<string>['stats']> }[] = [];
-  for (const s of styles) perStyle.push({ s, stats: await statisticsOf(engine, spec.net, s.image, spec.style, opts) });
+  for (const s of styles) perStyle.push({ s, stats: await statisticsOf(engine, spec.net, s.image, spec.style, opts, spec.circular) });
   const bind = (term: TermSpec, images: ImageStats<string>[]): TargetedTerm =>
     withTarget(term, term.unit.target(images, geometryOf(spec, term.layer)));
   return {
     ...spec,
-    content: spec.content.map((term) => bind(term, [{ stats: own.get(term)!, weight: 1, positions: positions(term, content) }])),
+    content: spec.content.map((term) => bind(term, [{ stats: own.get(term)!, weight: 1, positions: positions(term, content!) }])),
     style: spec.style.map((term) => bind(term, perStyle.map(({ s, stats }) => ({ stats: stats.get(term)!, weight: s.weight, positions: positions(term, s.image) })))),
   };
 }

@@ -90,11 +90,10 @@ export interface RunControl {
 
 // --- stages ------------------------------------------------------------------------------------
 
-/** The starting image [3,H,W] in 0–255. */
-async function initImage(o: StylizeOptions, content: Image255, firstStyle: Image255): Promise<Float32Array> {
-  const { width, height } = content;
-  if (o.init === 'content') return Float32Array.from(content.data);
-  if (o.init === 'noise') {
+/** The starting image [3,H,W] in 0–255, of the output size; a texture (no content) starts from noise unless `init` names a file or 'style'. */
+async function initImage(o: StylizeOptions, content: Image255 | null, firstStyle: Image255, width: number, height: number): Promise<Float32Array> {
+  if (o.init === 'content' && content) return Float32Array.from(content.data);
+  if (o.init === 'noise' || o.init === 'content') {
     const g = gaussian(o.seed);
     return Float32Array.from({ length: 3 * width * height }, () => Math.min(255, Math.max(0, 127.5 + 40 * g())));
   }
@@ -135,6 +134,18 @@ function optimise(o: StylizeOptions, f: Objective, x0: Float32Array, onStep: (s:
 
 // --- the driver --------------------------------------------------------------------------------
 
+/** A texture's request: a stylisation without a content image. */
+export type TextureRequest = Omit<StylizeRequest, 'content'>;
+
+/**
+ * Texture synthesis (Gatys et al. 2015; 2017): the style terms alone, from noise (or `init`), at
+ * `width`×`height` or `size` (default: the first style image's aspect ratio); `tileable` makes it
+ * wrap seamlessly. Everything else is as {@link stylize}: presets, style losses, blends.
+ */
+export function texture(request: TextureRequest, control: RunControl = {}): Promise<StylizeResult> {
+  return stylize({ ...request, content: null }, control);
+}
+
 /**
  * Repaints `content` in the style of `style` (one image or several, blended).
  * @throws OptionError, ImageError, WeightFormatError or GraphBuildError with a message that says
@@ -160,7 +171,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
 
   try {
     // init and optimise
-    const x0 = await initImage(o, p.content, p.styles[0]!.image);
+    const x0 = await initImage(o, p.content, p.styles[0]!.image, width, height);
     let nan = false;
     let initialLoss = NaN;
     const f = objectiveOf(p.problem, () => (nan = true));
@@ -180,7 +191,8 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
 
     // postprocess, then the loss of the 8-bit image itself
     let out: Image255 = { data: result.x, width, height };
-    if (o.originalColors) out = transferLuminance(out, p.content);
+    // Original colours, and luminance-only transfer: Y of the result, chroma of the content.
+    if (p.content && (o.originalColors || o.luminanceOnly)) out = transferLuminance(out, p.content);
     const image = fromPlanar(out);
     const file = await p.problem.evaluate(toPlanar(image).data);
     // 'nan' when the returned point's own loss is not finite (nothing finite was ever reached, e.g.

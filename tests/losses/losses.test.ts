@@ -121,6 +121,12 @@ test('total variation on [[1,2],[4,8]]: L2 form 62, L1 form 14', async () => {
   assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l1')), 14);
 });
 
+test('total variation of a tiling image on [[1,2],[4,8]] adds the seams (first − last row: 9 + 36, first − last column: 1 + 16): L2 124, L1 28', async () => {
+  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l2', 'tv', true)), 124);
+  assert.equal(await value([1, 1, 2, 2], [1, 2, 4, 8], (t, [x]) => tvLoss(t, asImage(x!), 'l1', 'tv', true)), 28);
+  await checkVjp64([[1, 3, 3, 4]], (t, [x]) => tvLoss(t, asImage(x!), 'l2', 'tv', true));
+});
+
 test('gradients of content, Gram style, mean–std style, W2 style and both TV forms match float64 finite differences', async () => {
   const P = Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.cos(i));
   await checkVjp64([[1, 2, 3, 4]], (t, [f]) => content(t, f!, P));
