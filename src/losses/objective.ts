@@ -13,9 +13,9 @@
  * 2. The *objective graph*: image [1,3,H,W] plus the targets → total loss, each term, and
  *    d(loss)/d(image) [1,3,H,W]. Run once per optimiser evaluation.
  *
- * Graph inputs:  `image` [1,3,H,W] RGB 0–255; `target/<role>/<layer>/<statistic>` (shapes from the
- *                unit's `shapes`).
- * Graph outputs: `loss` []; `grad` [1,3,H,W]; `term/content/<layer>`, `term/style/<layer>` and
+ * Graph inputs:  `image` [1,3,H,W] RGB 0–255; `target/<role>/<key>/<statistic>` (shapes from the
+ *                unit's `shapes`; the key is the layer, or `<layer>@<region>` for a guided term).
+ * Graph outputs: `loss` []; `grad` [1,3,H,W]; `term/content/<key>`, `term/style/<key>` and
  *                `term/tv`, each [] and *before* α, β, γ and the layer weights (the unit's own
  *                normalisation is included).
  */
@@ -26,7 +26,7 @@ import type { HostTensor } from '../engine/engine.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { asFeatureMap, asImage } from './types.js';
 import { TvForm, tvLoss } from './tv.js';
-import type { LayerGeometry, StatValues, TargetedTerm, TermSpec } from './unit.js';
+import { termKey, type LayerGeometry, type StatValues, type TargetedTerm, type TermSpec } from './unit.js';
 
 /** Everything that defines one objective, with terms `T` (before or after their targets are bound). */
 export interface ObjectiveSpec<T extends TermSpec = TermSpec> {
@@ -73,7 +73,7 @@ export function geometryOf(spec: Pick<ObjectiveSpec, 'net' | 'height' | 'width'>
 export function autoNormalise(spec: TargetedObjective): TargetedObjective {
   const norm = (term: TargetedTerm): TargetedTerm => {
     const s = term.unit.scale(term.target, geometryOf(spec, term.layer));
-    if (!(s > 0)) throw new OptionError(`cannot normalise ${term.unit.role} layer ${term.layer}: its target is all zeros (a blank image?); give explicit layer weights instead`);
+    if (!(s > 0)) throw new OptionError(`cannot normalise ${term.unit.role} layer ${termKey(term)}: its target is all zeros (a blank image?); give explicit layer weights instead`);
     return { ...term, weight: term.weight / s };
   };
   return { ...spec, content: spec.content.map(norm), style: spec.style.map(norm) };
@@ -86,8 +86,8 @@ export function autoNormalise(spec: TargetedObjective): TargetedObjective {
  */
 export function termWeights(spec: ObjectiveSpec): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const t of spec.content) out[`${t.unit.role}/${t.layer}`] = spec.alpha * t.weight;
-  for (const t of spec.style) out[`${t.unit.role}/${t.layer}`] = spec.beta * t.weight;
+  for (const t of spec.content) out[`${t.unit.role}/${termKey(t)}`] = spec.alpha * t.weight;
+  for (const t of spec.style) out[`${t.unit.role}/${termKey(t)}`] = spec.beta * t.weight;
   out.tv = spec.gamma;
   return out;
 }
@@ -128,18 +128,19 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
 
   for (const { t: term, mult } of terms) {
     const { unit, layer, weight, target } = term;
+    const key = termKey(term);
     const f = asFeatureMap(feats.get(layer)!, layer);
     const inputs: Record<string, Value> = {};
     for (const [stat, shape] of Object.entries(unit.shapes(f.shape) as Record<string, readonly number[]>)) {
-      const name = inputName(unit.role, layer, stat);
+      const name = inputName(unit.role, key, stat);
       const given = (target.tensors as Record<string, HostTensor>)[stat];
       if (!given || given.dims.join() !== shape.join()) {
-        throw new GraphBuildError(`the ${unit.kind} target '${stat}' at ${layer} must be ${fmtShape(shape)}, received ${given ? fmtShape(given.dims) : 'none'}`);
+        throw new GraphBuildError(`the ${unit.kind} target '${stat}' at ${key} must be ${fmtShape(shape)}, received ${given ? fmtShape(given.dims) : 'none'}`);
       }
       inputs[stat] = b.input(name, shape);
       targetFeeds[name] = given;
     }
-    output(`term/${unit.role}/${layer}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${layer}`), mult * weight);
+    output(`term/${unit.role}/${key}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${key}`), mult * weight);
   }
   output('term/tv', tvLoss(t, asImage(image), spec.tv, 'tv', spec.circular), spec.gamma);
 
@@ -171,9 +172,11 @@ export function buildTargetGraph(net: FeatureNet, height: number, width: number,
   const image = b.input('image', [1, 3, height, width]);
   const feats = net.build(t, image, terms.map((term) => term.layer), { circular });
   const outputs: string[] = [];
-  for (const { unit, layer } of terms) {
-    const stats = unit.statistics(t, asFeatureMap(feats.get(layer)!, layer), `${unit.role}_${layer}`) as StatValues<string>;
-    for (const [stat, v] of Object.entries(stats)) outputs.push(b.output(`${unit.role}/${layer}/${stat}`, v).name);
+  for (const term of terms) {
+    const { unit, layer } = term;
+    const key = termKey(term);
+    const stats = unit.statistics(t, asFeatureMap(feats.get(layer)!, layer), `${unit.role}_${key}`) as StatValues<string>;
+    for (const [stat, v] of Object.entries(stats)) outputs.push(b.output(`${unit.role}/${key}/${stat}`, v).name);
   }
   return { model: b.toModel('targets'), outputs };
 }

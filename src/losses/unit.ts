@@ -87,6 +87,18 @@ export interface TermSpec<U extends AnyLossUnit = AnyLossUnit> {
   readonly layer: string;
   /** The layer weight (u_c for content, w_l for style), before α or β. */
   readonly weight: number;
+  /**
+   * Spatial control (guided-gram.ts): the region this term is for, which makes its key
+   * `<layer>@<region>` (see {@link termKey}); and the style images that feed its target (their
+   * indices; default all, blended). Both are absent for an unguided term.
+   */
+  readonly region?: number;
+  readonly sources?: readonly number[];
+}
+
+/** A term's key in term names, target inputs and reports: its layer, or `<layer>@<region>` for a guided term. */
+export function termKey(term: Pick<TermSpec, 'layer' | 'region'>): string {
+  return term.region === undefined ? term.layer : `${term.layer}@${term.region}`;
 }
 
 /** The target type of a unit. */

@@ -4,6 +4,7 @@
  */
 import type { Value } from '../graph/builder.js';
 import type { Tape } from '../graph/autodiff.js';
+import type { GuideStep } from '../losses/guides.js';
 
 /** A network's own defaults, used where the user gives none (instead of the preset's). */
 export interface NetDefaults {
@@ -39,6 +40,11 @@ export interface FeatureNet {
   featureSize(layer: string, height: number, width: number): [number, number];
   /** Channels N_l of a layer. */
   channels(layer: string): number;
+  /**
+   * How the layer sees the image, for bringing spatial guides to it (losses/guides.ts): its
+   * "same" windows (k×k convolutions) and 2×2 poolings in order; 1×1 maps are left out.
+   */
+  guideSteps(layer: string): readonly GuideStep[];
   /**
    * Emits the network from an RGB 0–255 image [1,3,H,W] up to the deepest wanted layer.
    * @returns each wanted layer's Value [1,N_l,H_l,W_l].

@@ -25,6 +25,7 @@ import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { mulberry32 } from '../util/random.js';
 import { sameConv } from '../graph/circular.js';
+import type { GuideStep } from '../losses/guides.js';
 import type { FeatureNet } from './feature-net.js';
 
 /** Configuration of an untrained network; equal configurations give identical networks. */
@@ -108,6 +109,16 @@ function pyramidNet(cfg: Extract<UntrainedConfig, { kind: 'pyramid' }>): Feature
       check([layer]);
       return layer.startsWith('luma') ? 1 : filters;
     },
+    guideSteps: (layer) => {
+      check([layer]);
+      const steps: GuideStep[] = [];
+      for (let i = 1; i <= level(layer); i++) {
+        if (blur) steps.push({ kind: 'window', size: 3 });
+        steps.push({ kind: 'pool' });
+      }
+      if (layer.startsWith('scale')) steps.push({ kind: 'window', size: kernel });
+      return steps;
+    },
     build: (t, image, want, options) => {
       const circular = options?.circular ?? false;
       check(want);
@@ -172,6 +183,10 @@ function multiscaleNet(cfg: Extract<UntrainedConfig, { kind: 'multiscale' }>): F
     channels: (layer) => {
       check([layer]);
       return filters;
+    },
+    guideSteps: (layer) => {
+      check([layer]);
+      return [{ kind: 'window', size: Number(layer.slice(2)) }];
     },
     build: (t, image, want, options) => {
       check(want);

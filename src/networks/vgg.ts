@@ -9,6 +9,7 @@
  * Layer indices stay private to this file; everything else uses names.
  */
 import { sameConv } from '../graph/circular.js';
+import type { GuideStep } from '../losses/guides.js';
 import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { gaussian } from '../util/random.js';
@@ -223,5 +224,10 @@ export function vggNet(weights: VggWeights, pooling: Pooling): FeatureNet {
       return table.find((l) => l.name === layer)!.channels;
     },
     build: (t, image, want, options) => buildVgg(t, image, weights, pooling, want, options?.circular ?? false),
+    guideSteps: (layer) => {
+      checkLayerNames(weights.arch, [layer]);
+      const upTo = table.findIndex((l) => l.name === layer);
+      return table.slice(0, upTo + 1).flatMap((l): GuideStep[] => (l.kind === 'conv' ? [{ kind: 'window', size: 3 }] : l.kind === 'pool' ? [{ kind: 'pool' }] : []));
+    },
   };
 }

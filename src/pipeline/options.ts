@@ -79,6 +79,14 @@ export interface StylizeOptions {
   luminanceOnly: boolean;
   /** Match the style images' RGB mean and covariance to the content's before transfer (Gatys et al. 2017 §5.2). */
   colorMatch?: 'chol' | 'pca' | 'sym';
+  /** Spatial control (Gatys et al. 2017 §4): one greyscale mask per style image, where in the output that style applies. */
+  contentMasks?: string[];
+  /** One greyscale mask per style image, which region of it supplies its statistics (default: all of it). */
+  styleMasks?: string[];
+  /** How masks reach each layer (losses/guides.ts). */
+  guidePropagation: 'simple' | 'all' | 'inside';
+  /** Dilate (> 0) or erode (< 0) the masks by this many px before propagation. */
+  guideErode: number;
   /** Emit the current image with every Nth iteration event (0: never). */
   imageEvery: number;
   /** Intra-op threads (default, and at most: all cores). */
@@ -147,6 +155,10 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
   { key: 'luminanceOnly', kind: 'boolean', doc: "transfer style in luminance only: the network sees Y (BT.601), the style's Y is matched to the content's mean and deviation, the output keeps the content's chroma (Gatys et al. 2017)", default: false },
+  { key: 'contentMasks', kind: 'strings', doc: 'one greyscale mask per style image: where in the output that style applies (white = there)', defaultText: 'none' },
+  { key: 'styleMasks', kind: 'strings', doc: 'one greyscale mask per style image: which region of it supplies its statistics', defaultText: 'the whole image' },
+  { key: 'guidePropagation', kind: 'string', doc: "how masks reach each layer: simple (a zoom), all (neurons whose receptive field touches the region), inside (wholly inside it)", default: 'inside', choices: ['simple', 'all', 'inside'] },
+  { key: 'guideErode', kind: 'int', doc: 'dilate (K > 0) or erode (K < 0) the masks by K px before propagation', default: 0, min: -64, max: 64 },
   { key: 'colorMatch', kind: 'string', doc: "before transfer, map each style image's RGB to the content's mean and covariance: chol (Cholesky), pca (symmetric square roots) or sym (the symmetric map)", choices: ['chol', 'pca', 'sym'] },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },

@@ -23,6 +23,8 @@ import type { FeatureNet } from '../networks/feature-net.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
 import { randomVggWeights, vggNet } from '../networks/vgg.js';
 import { luminanceNet } from '../networks/luminance.js';
+import { erode, normaliseGuide, propagateGuide, resizeGuide, type Guide } from '../losses/guides.js';
+import { guidedGram } from '../losses/guided-gram.js';
 import { matchColour, matchLuminance } from '../image/color-match.js';
 import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
 import { OptionError, StylizeOptions, validateOptions } from './options.js';
@@ -182,6 +184,70 @@ export function objectiveSpec(
   };
 }
 
+/** A mask file as a guide in [0, 1] (its BT.601 luma / 255) at width × height. @throws ImageError, OptionError */
+async function maskGuide(file: string, width: number, height: number, what: string): Promise<Guide> {
+  const img = await readImage(file);
+  const n = img.width * img.height;
+  const data = new Float32Array(n);
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    data[i] = (0.299 * img.data[3 * i]! + 0.587 * img.data[3 * i + 1]! + 0.114 * img.data[3 * i + 2]!) / 255;
+    max = Math.max(max, data[i]!);
+  }
+  if (max === 0) throw new OptionError(`${what} ${file} is all black: it marks no region; white marks where the style applies`);
+  return resizeGuide({ data, width: img.width, height: img.height }, width, height);
+}
+
+/**
+ * Spatial control: each style term becomes one guided term per style image k (region k), fed by
+ * that image alone, with the content mask k at the output's layer size and the style mask k (or
+ * the whole image) at the style image's (guides.ts, guided-gram.ts).
+ * A term whose region is empty at its layer is left out (with a notice).
+ * @throws OptionError for masks of the wrong count, a blank mask, a region empty at every layer,
+ *         another style loss or a blend.
+ */
+async function guidedTerms(
+  o: StylizeOptions, preset: Preset, net: FeatureNet, terms: readonly TermSpec[],
+  size: { width: number; height: number }, styleSizes: readonly { width: number; height: number }[], notice: (m: string) => void,
+): Promise<TermSpec[]> {
+  const masks = o.contentMasks!;
+  const count = styleSizes.length;
+  if (masks.length !== count) throw new OptionError(`invalid --content-masks: expected ${count} mask${count > 1 ? 's' : ''}, one per style image; received ${masks.length}`);
+  if (o.styleMasks && o.styleMasks.length !== count) throw new OptionError(`invalid --style-masks: expected ${count} mask${count > 1 ? 's' : ''}, one per style image; received ${o.styleMasks.length}`);
+  if (o.styleLoss !== 'gram') throw new OptionError(`masks need the Gram style loss (guided Gram matrices); received --style-loss ${o.styleLoss}`);
+  if (o.styleBlend) throw new OptionError('masks and --style-blend exclude each other: with masks each style image has its own region');
+  const content = await Promise.all(masks.map(async (m) => erode(await maskGuide(m, size.width, size.height, 'content mask'), o.guideErode)));
+  const style = await Promise.all(styleSizes.map(async (s, k) => (o.styleMasks
+    ? erode(await maskGuide(o.styleMasks[k]!, s.width, s.height, 'style mask'), o.guideErode)
+    : { data: new Float32Array(s.width * s.height).fill(1), width: s.width, height: s.height })));
+  const at = (g: Guide, layer: string, what: string) => {
+    const [h, w] = net.featureSize(layer, g.height, g.width);
+    return normaliseGuide(propagateGuide(g, net.guideSteps(layer), o.guidePropagation, [h, w]), `${what} at ${layer}`);
+  };
+  // A region can vanish at a deep layer (no receptive field fits inside it): that term is left
+  // out, with a notice; a region that vanishes at every layer is an error.
+  const out: TermSpec[] = [];
+  const dropped: string[] = [];
+  const kept = new Set<number>();
+  let lastError: Error | null = null;
+  for (const term of terms) {
+    for (const [k, c] of content.entries()) {
+      try {
+        const unit = guidedGram(preset.gram, at(style[k]!, term.layer, `the style mask of style image ${k + 1}`), at(c, term.layer, `the region of content mask ${k + 1} (${masks[k]})`));
+        out.push({ unit, layer: term.layer, weight: term.weight, region: k, sources: [k] });
+        kept.add(k);
+      } catch (err) {
+        if (!(err instanceof OptionError)) throw err;
+        lastError = err;
+        dropped.push(`${term.layer}@${k}`);
+      }
+    }
+  }
+  for (let k = 0; k < count; k++) if (!kept.has(k)) throw lastError ?? new OptionError(`content mask ${k + 1} marks no region`);
+  if (dropped.length) notice(`no neuron lies wholly inside a region at ${dropped.join(', ')} (--guide-propagation ${o.guidePropagation}); those terms are left out`);
+  return out;
+}
+
 /** Options that need a content image, refused for a texture. @throws OptionError */
 function checkTextureOptions(o: StylizeOptions, given: Partial<StylizeOptions>): void {
   const bad = (['luminanceOnly', 'colorMatch', 'originalColors', 'contentLayers', 'contentLayerWeights', 'contentWeight'] as const)
@@ -309,7 +375,8 @@ export async function prepareProblem(
   const net = o.luminanceOnly ? luminanceNet(loaded) : loaded;
   if (o.tileable) size = tileableSize(size, net, notice);
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
-  const spec = { ...objectiveSpec(o, preset, net, size, smallest, notice, texture), circular: o.tileable };
+  const unguided = { ...objectiveSpec(o, preset, net, size, smallest, notice, texture), circular: o.tileable };
+  const spec = o.contentMasks ? { ...unguided, style: await guidedTerms(o, preset, net, unguided.style, size, styleSizes, notice) } : unguided;
   const layerList = [...spec.content, ...spec.style].map((l) => l.layer);
   const minSide = net.minSide(layerList);
   for (const [what, s] of [['output', size] as const, ...styleSizes.map((s) => ['style image', s] as const)]) {

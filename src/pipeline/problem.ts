@@ -6,7 +6,7 @@
  */
 import type { Engine, HostTensor, Session, SessionOptions } from '../engine/engine.js';
 import { buildObjectiveGraph, buildTargetGraph, geometryOf, ObjectiveSpec, TargetedObjective } from '../losses/objective.js';
-import { withTarget, type ImageStats, type TargetedTerm, type TermSpec } from '../losses/unit.js';
+import { termKey, withTarget, type ImageStats, type TargetedTerm, type TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 
 /** A planar RGB image, [3,H,W] float32, values in 0–255 (outside it only while optimising with `bounds: 'none'`). */
@@ -45,7 +45,7 @@ async function statisticsOf(
   }
   const byTerm = new Map<TermSpec, Record<string, HostTensor>>();
   for (const term of terms) {
-    const prefix = `${term.unit.role}/${term.layer}/`;
+    const prefix = `${term.unit.role}/${termKey(term)}/`;
     const stats: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(out)) if (name.startsWith(prefix)) stats[name.slice(prefix.length)] = v;
     byTerm.set(term, stats);
@@ -72,13 +72,21 @@ export async function computeTargets(
   };
   const own = content ? await statisticsOf(engine, spec.net, content, spec.content, opts) : new Map();
   const perStyle: { s: StyleSource; stats: Map<TermSpec, ImageStats<string>['stats']> }[] = [];
-  for (const s of styles) perStyle.push({ s, stats: await statisticsOf(engine, spec.net, s.image, spec.style, opts, spec.circular) });
+  // Each style term is fed by its sources (a guided term: its region's image), else by every image.
+  const feeds = (term: TermSpec, k: number) => !term.sources || term.sources.includes(k);
+  for (const [k, s] of styles.entries()) perStyle.push({ s, stats: await statisticsOf(engine, spec.net, s.image, spec.style.filter((term) => feeds(term, k)), opts, spec.circular) });
   const bind = (term: TermSpec, images: ImageStats<string>[]): TargetedTerm =>
     withTarget(term, term.unit.target(images, geometryOf(spec, term.layer)));
+  /** The images feeding `term`, their blend weights renormalised to sum 1 over them. */
+  const sourcesOf = (term: TermSpec) => {
+    const fed = perStyle.filter((_, k) => feeds(term, k));
+    const total = fed.reduce((a, { s }) => a + s.weight, 0);
+    return fed.map(({ s, stats }) => ({ stats: stats.get(term)!, weight: s.weight / total, positions: positions(term, s.image) }));
+  };
   return {
     ...spec,
     content: spec.content.map((term) => bind(term, [{ stats: own.get(term)!, weight: 1, positions: positions(term, content!) }])),
-    style: spec.style.map((term) => bind(term, perStyle.map(({ s, stats }) => ({ stats: stats.get(term)!, weight: s.weight, positions: positions(term, s.image) })))),
+    style: spec.style.map((term) => bind(term, sourcesOf(term))),
   };
 }
 
