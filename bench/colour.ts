@@ -10,9 +10,6 @@
  * Writes out/colour-<painting>.png: the photo, the painting, then one row per network with one
  * column per mode. `vgg19` is a seeded random VGG-19 (no download).
  */
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import sharp, { type OverlayOptions } from 'sharp';
 import { resolveEngine } from '../src/engine/index.js';
 import { fromPlanar, readImage, resizeImage, toPlanar, type RgbImage } from '../src/image/io-node.js';
 import { histogramDistance, ssimLuma, styleDistance } from '../src/metrics/quality.js';
@@ -20,19 +17,12 @@ import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import type { StylizeOptions } from '../src/pipeline/options.js';
 import type { Image255 } from '../src/pipeline/problem.js';
 import { planSize, stylize } from '../src/pipeline/stylize.js';
+import { contactSheet, images, opt, outDir } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '100'));
 const painting = opt('painting', 'starry_night.jpg');
 const nets = opt('nets', 'offline,vgg19').split(',');
-const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
-const outDir = fileURLToPath(new URL('../out/', import.meta.url));
-await mkdir(outDir, { recursive: true });
 
 const MODES: Record<string, Partial<StylizeOptions>> = {
   plain: {},
@@ -78,14 +68,6 @@ for (const name of nets) {
   }
   rows.push(row);
 }
-const tile = 192;
-const composites: OverlayOptions[] = [];
-for (const [r, row] of rows.entries()) {
-  for (const [c, img] of row.entries()) {
-    const buf = await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(tile, tile, { fit: 'inside' }).png().toBuffer();
-    composites.push({ input: buf, left: c * (tile + 4), top: r * (tile + 4) });
-  }
-}
 const file = `${outDir}colour-${painting.replace(/\.\w+$/, '')}.png`;
-await sharp({ create: { width: 6 * (tile + 4), height: rows.length * (tile + 4), channels: 3, background: '#ffffff' } }).composite(composites).png().toFile(file);
+await contactSheet(file, rows, 192);
 console.log(`\nwrote ${file}: photo, painting; then one row per network (${nets.join(', ')}), columns ${Object.keys(MODES).join(', ')}`);

@@ -21,12 +21,8 @@ import { GraphBuilder } from '../src/graph/builder.js';
 import { Tape } from '../src/graph/autodiff.js';
 import { randomVggWeights, vggLayers, featureSize, vggNet } from '../src/networks/vgg.js';
 import { prepareProblem } from '../src/pipeline/prepare.js';
+import { args, opt } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const threads = Number(opt('threads', String(os.availableParallelism())));
 const repeats = Number(opt('repeats', '5'));
 const engineName = opt('engine', 'node');

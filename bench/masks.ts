@@ -8,8 +8,6 @@
  * distance to its own painting and to the other one. Writes out/masks-<network>-<mode>.png and
  * out/masks-sheet.png (the runs side by side).
  */
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { resolveEngine } from '../src/engine/index.js';
 import { readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
@@ -17,18 +15,11 @@ import { histogramDistance, styleDistance } from '../src/metrics/quality.js';
 import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import type { Image255 } from '../src/pipeline/problem.js';
 import { planSize, stylize } from '../src/pipeline/stylize.js';
+import { images, opt, outDir } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '100'));
 const runs = opt('runs', 'offline:inside,offline:all,offline:simple,vgg19:inside').split(',').map((r) => r.split(':') as [string, 'inside' | 'all' | 'simple']);
-const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
-const outDir = fileURLToPath(new URL('../out/', import.meta.url));
-await mkdir(outDir, { recursive: true });
 
 const photo = await readImage(`${images}tubingen.jpg`);
 const { width, height } = planSize(photo, { size });

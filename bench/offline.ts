@@ -15,9 +15,6 @@
  *       Time per loss+gradient evaluation of the default offline network, random VGG-19 and the
  *       8-scale (3…55 px) multi-scale baseline.
  */
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import sharp, { type OverlayOptions } from 'sharp';
 import { resolveEngine } from '../src/engine/index.js';
 import { fromPlanar, readImage, resizeImage, toPlanar } from '../src/image/io-node.js';
 import { autoNormalise } from '../src/losses/objective.js';
@@ -31,14 +28,8 @@ import { lbfgs } from '../src/optimizers/lbfgs.js';
 import { computeTargets, Image255, StyleProblem } from '../src/pipeline/problem.js';
 import { planSize } from '../src/pipeline/stylize.js';
 import { colourMatchedNoise } from '../src/image/color-match.js';
+import { args, contactSheet, images, opt, outDir } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
-const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
-const outDir = fileURLToPath(new URL('../out/', import.meta.url));
 const PAINTINGS = ['starry_night.jpg', 'the_scream.jpg', 'shipwreck.jpg', 'woman-with-hat-matisse.jpg'];
 const PHOTOS = ['tubingen.jpg'];
 const engine = await resolveEngine();
@@ -101,20 +92,6 @@ async function distances(img: Image255, style: Image255): Promise<number[]> {
   return out;
 }
 
-/** Writes a grid of images (rows of equal-height tiles) as one PNG. */
-async function contactSheet(file: string, rows: Image255[][], tile: number): Promise<void> {
-  const cols = Math.max(...rows.map((r) => r.length));
-  const composites: OverlayOptions[] = [];
-  for (let r = 0; r < rows.length; r++) {
-    for (let c = 0; c < rows[r]!.length; c++) {
-      const img = fromPlanar(rows[r]![c]!);
-      const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).resize(tile, tile, { fit: 'contain', background: '#ffffff' }).png().toBuffer();
-      composites.push({ input: buf, left: c * (tile + 4), top: r * (tile + 4) });
-    }
-  }
-  await mkdir(outDir, { recursive: true });
-  await sharp({ create: { width: cols * (tile + 4), height: rows.length * (tile + 4), channels: 3, background: '#ffffff' } }).composite(composites).png().toFile(file);
-}
 
 const fmt = (v: number) => v.toExponential(2).padStart(9);
 
@@ -143,7 +120,7 @@ async function texture() {
   }
   console.log('\nworst ratio over paintings (noise distance / result distance), per evaluator:');
   for (const [name, rs] of Object.entries(ratios)) console.log(`  ${name.padEnd(12)} ${EVALUATORS.map((_, i) => Math.min(...rs.map((r) => r[i]!)).toFixed(1)).join(' | ')}`);
-  await contactSheet(`${outDir}texture-sheet.png`, rows, 192);
+  await contactSheet(`${outDir}texture-sheet.png`, rows.map((r) => r.map(fromPlanar)), 192);
   console.log(`\nwrote ${outDir}texture-sheet.png (rows: ${PAINTINGS.join(', ')}; columns: painting, noise, ${names.join(', ')})`);
 }
 
@@ -173,7 +150,7 @@ async function transfer() {
     }
     rows.push(row);
   }
-  await contactSheet(`${outDir}transfer-sheet.png`, rows, 256);
+  await contactSheet(`${outDir}transfer-sheet.png`, rows.map((r) => r.map(fromPlanar)), 256);
   console.log(`\nwrote ${outDir}transfer-sheet.png (first row: the paintings; then one row per photo: photo, then its result with each painting). "photo d" and "photo h" are the photo's own distances, for scale.`);
 }
 

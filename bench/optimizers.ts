@@ -18,12 +18,8 @@ import { resolveEngine } from '../src/engine/index.js';
 import { adam } from '../src/optimizers/adam.js';
 import { lbfgs, Objective } from '../src/optimizers/lbfgs.js';
 import { prepareProblem } from '../src/pipeline/prepare.js';
+import { args, opt } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const size = Number(opt('size', '192'));
 const evals = Number(opt('evals', '100'));
 const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));

@@ -22,9 +22,7 @@
  * safetensors file with torchvision keys (RGB mean/std preprocessing) and one with Caffe names
  * (BGR minus the mean). No download.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import sharp, { type OverlayOptions } from 'sharp';
+import { writeFile } from 'node:fs/promises';
 import { resolveEngine } from '../src/engine/index.js';
 import { fromPlanar, readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
 import { histogramDistance, ssimLuma, styleDistance } from '../src/metrics/quality.js';
@@ -35,12 +33,8 @@ import type { NamedTensor } from '../src/networks/weights/safetensors.js';
 import { planSize, stylize } from '../src/pipeline/stylize.js';
 import type { StylizeOptions } from '../src/pipeline/options.js';
 import type { Image255 } from '../src/pipeline/problem.js';
+import { args, contactSheet, images as committedImages, opt, outDir } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '150'));
 const nets = opt('nets', 'offline,vgg19-caffe,vgg19-torchvision').split(',');
@@ -51,9 +45,7 @@ const painting = opt('painting', 'starry_night.jpg');
 const photo = opt('photo', 'tubingen.jpg');
 const extra = args.includes('--options') ? JSON.parse(opt('options', '{}')) as Partial<StylizeOptions> : {};
 const tag = opt('tag', 'sweep');
-const images = args.includes('--images') ? `${opt('images', '')}/` : fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
-const outDir = fileURLToPath(new URL('../out/', import.meta.url));
-await mkdir(outDir, { recursive: true });
+const images = args.includes('--images') ? `${opt('images', '')}/` : committedImages;
 
 /** Writes a seeded random VGG-19 as safetensors in one convention; returns its path. */
 async function randomFile(convention: 'caffe' | 'torchvision'): Promise<string> {
@@ -117,15 +109,6 @@ for (const name of nets) {
   rows.push(row);
 }
 
-const tile = 192;
-const composites: OverlayOptions[] = [];
-for (const [r, row] of rows.entries()) {
-  for (const [c, img] of row.entries()) {
-    const buf = await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(tile, tile, { fit: 'inside' }).png().toBuffer();
-    composites.push({ input: buf, left: c * (tile + 4), top: r * (tile + 4) });
-  }
-}
-const cols = Math.max(...rows.map((r) => r.length));
 const file = `${outDir}strength-${tag}.png`;
-await sharp({ create: { width: cols * (tile + 4), height: rows.length * (tile + 4), channels: 3, background: '#ffffff' } }).composite(composites).png().toFile(file);
+await contactSheet(file, rows, 192);
 console.log(`\nwrote ${file}: first row photo, painting; then one row per network (${nets.join(', ')}), one column per ${knob} (${values.join(', ')})`);

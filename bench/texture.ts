@@ -10,8 +10,6 @@
  * interior columns and rows (1 = the seam is like any other neighbour pair). Writes
  * out/texture-<painting>-<net>[-tileable].png and each tiled 2×2 as …-2x2.png.
  */
-import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { resolveEngine } from '../src/engine/index.js';
 import { colourMatchedNoise } from '../src/image/color-match.js';
 import { readImage, resizeImage, toPlanar, writeImage } from '../src/image/io-node.js';
@@ -19,19 +17,12 @@ import { styleDistance } from '../src/metrics/quality.js';
 import { seamRatio, tile2x2 } from '../src/metrics/seams.js';
 import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import { planSize, texture } from '../src/pipeline/stylize.js';
+import { images, opt, outDir } from './common.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '200'));
 const nets = opt('nets', 'offline,vgg19').split(',');
 const paintings = opt('paintings', 'starry_night.jpg,the_scream.jpg').split(',');
-const images = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
-const outDir = fileURLToPath(new URL('../out/', import.meta.url));
-await mkdir(outDir, { recursive: true });
 const engine = await resolveEngine();
 const judge = vggNet(randomVggWeights('vgg19', 7), 'avg');
 const layers = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'];
