@@ -2,10 +2,10 @@
  * Spatial control (issue 11), measured: the committed photo with The Starry Night in its left
  * half and The Scream in its right half (complementary masks), for each guide propagation mode.
  *
- *   npx tsx bench/masks.ts [--size 256] [--iterations 100] [--runs offline:inside,offline:all,offline:simple,vgg19:inside]
+ *   npx tsx bench/masks.ts [--size 256] [--iterations 100] [--strength 0.5] [--runs offline:inside,offline:all,offline:simple,vgg19:inside]
  *
  * For each half: the Gram distance (independent random VGG-19, seed 7) and the colour-histogram
- * distance to its own painting and to the other one. Writes out/masks-<network>-<mode>.png and
+ * distance to its own painting and to the other one. Writes out/masks-<network>-<mode>-s<strength>.png and
  * out/masks-sheet.png (the runs side by side).
  */
 import sharp from 'sharp';
@@ -19,6 +19,7 @@ import { images, opt, outDir } from './common.js';
 
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '100'));
+const strength = Number(opt('strength', '0.5'));
 const runs = opt('runs', 'offline:inside,offline:all,offline:simple,vgg19:inside').split(',').map((r) => r.split(':') as [string, 'inside' | 'all' | 'simple']);
 
 const photo = await readImage(`${images}tubingen.jpg`);
@@ -40,17 +41,17 @@ const crop = (img: Image255, left: boolean): Image255 => {
   return { data, width: w, height: img.height };
 };
 
-console.log(`${width}×${height}, ${iterations} iterations; left: ${paintings[0]}, right: ${paintings[1]}\n`);
+console.log(`${width}×${height}, ${iterations} iterations, strength ${strength}; left: ${paintings[0]}, right: ${paintings[1]}\n`);
 console.log('| network | propagation | half | Gram distance own / other | colour distance own / other | s |\n|---|---|---|---|---|---|');
 const results: RgbImage[] = [];
 for (const [net, mode] of runs) {
   const t0 = performance.now();
   const r = await stylize({
     content: photo, style: paintings.map((p) => images + p), contentMasks: [`${outDir}mask-left.png`, `${outDir}mask-right.png`],
-    guidePropagation: mode, size, iterations, network: net === 'offline' ? 'offline' : 'random-vgg19',
+    guidePropagation: mode, size, iterations, strength, network: net === 'offline' ? 'offline' : 'random-vgg19',
   }, { engine });
   const s = ((performance.now() - t0) / 1000).toFixed(0);
-  await writeImage(`${outDir}masks-${net}-${mode}.png`, r.image);
+  await writeImage(`${outDir}masks-${net}-${mode}-s${strength}.png`, r.image);
   results.push(r.image);
   const out = toPlanar(r.image);
   for (const [k, left] of [[0, true], [1, false]] as const) {
