@@ -18,10 +18,10 @@
  */
 import type { Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
-import { gramOf, GRAM_NORMALISATIONS, type GramNormalisation, type GramTarget } from './gram-style.js';
+import { gramStyle, GRAM_NORMALISATIONS, type GramNormalisation } from './gram-style.js';
 import type { Guide } from './guides.js';
-import { asFeatureMap, asGramMatrix, type FeatureMap } from './types.js';
-import { sumSquares, weightedSum, type ImageStats, type LayerGeometry, type LossUnit, type StatValues } from './unit.js';
+import { asFeatureMap, type FeatureMap } from './types.js';
+import type { LossUnit, StatValues } from './unit.js';
 
 /** F∘T for features [1,N,H,W] and a guide [H,W], as a graph constant broadcast over channels. */
 function guided(t: Tape, features: FeatureMap, guide: Guide, label: string): FeatureMap {
@@ -36,20 +36,12 @@ function guided(t: Tape, features: FeatureMap, guide: Guide, label: string): Fea
  * @param contentGuide T_r at the output's layer size (normalised)
  */
 export function guidedGram(norm: GramNormalisation, styleGuide: Guide, contentGuide: Guide): LossUnit<'gram', 'gram'> {
-  const k = GRAM_NORMALISATIONS[norm].factor;
+  const plain = gramStyle(norm); // the target (M / M_s scaling) and the scale are the Gram unit's
   return {
-    kind: 'gram',
-    role: 'style',
+    ...plain,
     formula: `${GRAM_NORMALISATIONS[norm].text} · Σ(G_r − A_r)², G_r = (F∘T_r)(F∘T_r)ᵀ`,
-    shapes: ([, n]) => ({ gram: [n!, n!] }),
-    statistics: (t, features, label) => ({ gram: gramOf(t, guided(t, features, styleGuide, label), label) }),
-    target: (images: readonly ImageStats<'gram'>[], at: LayerGeometry): GramTarget =>
-      ({ kind: 'gram', tensors: { gram: weightedSum(images, 'gram', (img) => (img.weight * at.positions) / img.positions) } }),
-    term(t: Tape, features: FeatureMap, target: StatValues<'gram'>, label: string): Value {
-      const [, n, h, w] = features.shape as [number, number, number, number];
-      const diff = t.sub(gramOf(t, guided(t, features, contentGuide, label), label), asGramMatrix(target.gram), `${label}.diff`);
-      return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), k(n, h * w), label);
-    },
-    scale: (target: GramTarget, at: LayerGeometry) => k(at.channels, at.positions) * sumSquares(target.tensors.gram.data as Float32Array),
+    statistics: (t, features, label) => plain.statistics(t, guided(t, features, styleGuide, label), label),
+    term: (t: Tape, features: FeatureMap, target: StatValues<'gram'>, label: string): Value =>
+      plain.term(t, guided(t, features, contentGuide, label), target, label),
   };
 }

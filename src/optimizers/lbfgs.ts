@@ -31,7 +31,7 @@
  *   the direction keeps pushing at the bound. bench/optimizers.ts `bounds` compares the two.
  */
 
-import { projectInto, type Bounds, type CommonOptions, type Evaluated, type MinimizeResult, type Objective, type StepInfo } from './types.js';
+import { projectInto, type Bounds, type CommonOptions, type Evaluated, type MinimizeResult, type Objective } from './types.js';
 
 export type { Objective, StepInfo, MinimizeResult } from './types.js';
 

@@ -1,8 +1,8 @@
 /**
  * The driver: Gatys et al. style transfer, in stages that read top to bottom.
  *
- *   set-up (prepare.ts: load → size → network → objective → targets → normalise → graph)
- *     → init → optimise (pixels kept in 0–255 by default) → postprocess → the loss of the 8-bit
+ *   set-up (prepare.ts: load → size → network → objective → colour → targets → normalise → graph)
+ *     → init (the content image, or noise for a texture) → optimise (pixels kept in 0–255 by default) → postprocess → the loss of the 8-bit
  *     image that is returned (what a PNG of it scores under `impasto score`)
  *
  * The core never prints and writes no file but the weight cache's converted copies: it reports
@@ -18,7 +18,7 @@ import { lbfgs } from '../optimizers/lbfgs.js';
 import type { Evaluated, MinimizeResult, Objective, StepInfo } from '../optimizers/types.js';
 import { gaussian } from '../util/random.js';
 import { OptionError, type StylizeOptions } from './options.js';
-import { prepareProblem, type ImageInput, type PreparedProblem, type ProblemRequest } from './prepare.js';
+import { prepareProblem, type PreparedProblem, type ProblemRequest } from './prepare.js';
 import type { Image255, StyleProblem } from './problem.js';
 import { termWeights } from '../losses/objective.js';
 
@@ -58,7 +58,7 @@ export type StylizeEvent =
   | { type: 'done'; stopReason: StylizeResult['stopReason']; loss: number; iterations: number; evaluations: number; elapsedMs: number };
 
 export interface StylizeResult {
-  /** The output image, 8-bit RGB: the optimiser's returned iterate, rounded (and colour-transferred with `originalColors`). */
+  /** The output image, 8-bit RGB: the optimiser's returned iterate, rounded (with the content's chroma under `originalColors` or `luminanceOnly`). */
   readonly image: RgbImage;
   /**
    * The loss of `image` itself, 8-bit values and any colour transfer included: what

@@ -15,7 +15,6 @@ import { resolveEngine } from '../../src/engine/index.js';
 import { readImage, resizeImage, toPlanar } from '../../src/image/io-node.js';
 import { ssimLuma, styleDistance } from '../../src/metrics/quality.js';
 import { untrainedNet } from '../../src/networks/untrained.js';
-import { randomVggWeights, vggNet } from '../../src/networks/vgg.js';
 import { addWeights } from '../../src/networks/weights/add.js';
 import { cachedDefault, WeightsCacheError } from '../../src/networks/weights/cache.js';
 import { Progress } from '../../cli/progress.js';

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { resolveEngine } from '../../src/engine/index.js';
 import { colourMatchedNoise } from '../../src/image/color-match.js';
 import { readImage, resizeImage, toPlanar } from '../../src/image/io-node.js';
@@ -55,6 +56,20 @@ test('--tileable: the wrap seam is like any interior neighbour pair (ratio ≤ 1
   const tiledRatio = seamRatio(toPlanar(tiled.image));
   assert.ok(tiledRatio <= 1.5, `tileable seam ratio ${tiledRatio}`);
   assert.ok(plainRatio > 1.5, `plain seam ratio ${plainRatio}`);
+});
+
+test('a texture takes masks like a stylisation; masks of another size are resized to the output', async () => {
+  for (const [file, left] of [['l32.png', true], ['r32.png', false]] as const) {
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#000000' } })
+      .composite([{ input: { create: { width: 16, height: 32, channels: 3, background: '#ffffff' } }, left: left ? 0 : 16, top: 0 }]).png().toFile(path.join(dir, file));
+  }
+  const r = await texture({
+    style: ['starry_night.jpg', 'the_scream.jpg'].map((f) => path.join(images, f)), contentMasks: [path.join(dir, 'l32.png'), path.join(dir, 'r32.png')],
+    width: 64, height: 64, iterations: 20, network: 'offline', threads: 1,
+  });
+  assert.deepEqual([r.image.width, r.image.height], [64, 64]);
+  assert.ok(['style/scale0@0', 'style/scale0@1'].every((k) => k in r.terms), Object.keys(r.terms).join(', '));
+  assert.ok(r.loss < r.initialLoss, `loss ${r.initialLoss} → ${r.loss}`);
 });
 
 test('texture usage errors: a content image with --tileable, options that need a content image, no style image', async () => {
