@@ -12,6 +12,7 @@
  * interrupted). Every subcommand parses with cli/args.ts and shows progress with cli/progress.ts.
  */
 import path from 'node:path';
+import fs from 'node:fs/promises';
 import { EXIT_CODES, exitCodeOf } from '../src/errors.js';
 import { checkOutputPath } from '../src/image/output-path.js';
 import type { RgbImage } from '../src/image/io-node.js';
@@ -111,6 +112,16 @@ function stageLine(silent: boolean): (stage: string) => void {
   };
 }
 
+/** Fails before any work when `file`'s folder does not exist or cannot be written. @throws OptionError */
+async function checkFolder(file: string, flag: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    await fs.access(dir, fs.constants.W_OK);
+  } catch {
+    throw new OptionError(`invalid ${flag} ${file}: its folder ${dir} does not exist or cannot be written; create it or choose another path`);
+  }
+}
+
 /** The demo's side-by-side sheet beside its output: `x.png` → `x-sheet.png`. */
 function sheetName(output: string): string {
   const ext = path.extname(output);
@@ -143,6 +154,7 @@ async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<numbe
   await checkOutputPath(output); // fail before any work on a name that cannot be written (snapshots go beside it)
   const sheet = demo ? sheetName(output) : null;
   if (sheet) await checkOutputPath(sheet);
+  if (args.options.checkpoint) await checkFolder(String(args.options.checkpoint), '--checkpoint');
 
   const [{ stylize }, { writeImage }, { DEMO_INPUTS, demoInputs, sideBySide }] = await Promise.all([
     import('../src/pipeline/stylize.js'), import('../src/image/io-node.js'), import('../src/demo/demo.js'),
@@ -185,9 +197,15 @@ async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<numbe
     if (e.type === 'stage') stage(e.stage);
     if (json) process.stdout.write(`${JSON.stringify(e.type === 'iterate' ? { ...e, image: undefined } : e)}\n`);
     if (e.type === 'notice' && !json && !quiet) progress.note(`note: ${e.message}`);
-    if (e.type === 'start') {
+    if (e.type === 'scale') {
       weights = e.termWeights;
-      progress.start(e.iterations, `${e.width}×${e.height}, ${e.network}, preset ${e.preset}, ${e.styleLoss} style loss, β ${fmtNum(e.styleWeight)}${e.autoNormalised ? ' (scale-free layer weights)' : ''}, at most ${e.maxEvaluations} evaluations`);
+      if (!json && !quiet && e.count > 1) progress.note(`scale ${e.index + 1}/${e.count}: ${e.width}×${e.height}${e.blocks ? `, in ${e.blocks} blocks` : ''}`);
+    }
+    if (e.type === 'checkpoint' && !json && !quiet) progress.note(`checkpoint: wrote ${e.file}`);
+    if (e.type === 'start') {
+      const scales = e.scales.slice(e.firstScale);
+      const sizes = scales.length > 1 ? `${scales.length} scales, ${scales[0]!.width}×${scales[0]!.height} to ${e.width}×${e.height}` : `${e.width}×${e.height}`;
+      progress.start(e.iterations, `${sizes}, ${e.network}, preset ${e.preset}, ${e.styleLoss} style loss, β ${fmtNum(e.styleWeight)}${e.autoNormalised ? ' (scale-free layer weights)' : ''}, at most ${e.maxEvaluations} evaluations per scale`);
       if (printEvery && !json && !quiet) process.stderr.write(`${e.width}×${e.height}, ${e.network}; each term below is weighted as it enters the total\n`);
     }
     if (e.type === 'iterate') {
@@ -219,10 +237,14 @@ async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<numbe
     }
     const summary = {
       type: 'result', output, loss: result.loss, optimiserLoss: result.optimiserLoss, initialLoss: result.initialLoss, terms: result.terms,
-      iterations: result.iterations, evaluations: result.evaluations, stopReason: result.stopReason,
+      iterations: result.iterations, evaluations: result.evaluations, stopReason: result.stopReason, scales: result.scales,
     };
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (!quiet) process.stderr.write(`wrote ${output}: loss ${result.initialLoss.toExponential(3)} → ${result.loss.toExponential(3)} (the written image's) in ${result.iterations} iterations, ${result.evaluations} evaluations (${STOP_WORDS[result.stopReason]})\n`);
+    if (!json && !quiet && result.scales.length > 1) {
+      process.stderr.write(`scales: ${result.scales.map((r) => `${r.width}×${r.height} ${r.iterations} it. (${r.stopReason === 'converged' ? 'converged' : r.stopReason === 'budget' ? 'budget' : STOP_WORDS[r.stopReason] ?? r.stopReason})`).join(', ')}\n`);
+    }
+    if (result.stopReason === 'aborted' && args.options.checkpoint && !json && !quiet) process.stderr.write(`the run is saved in ${String(args.options.checkpoint)}: add --resume ${String(args.options.checkpoint)} to the same command to continue it\n`);
     if (sheet && !json && !quiet) process.stderr.write(`wrote ${sheet}: photo | painting | result\nphoto: ${DEMO_INPUTS.photo.credit}; painting: ${DEMO_INPUTS.painting.credit}\n`);
     if (result.stopReason === 'nan') {
       process.stderr.write(`error: the loss became NaN or infinite (after ${result.iterations} iterations, ${result.evaluations} evaluations); ${output} holds the last good image. Lower --style-weight/--learning-rate or check the weight file for NaNs\n`);
@@ -265,6 +287,34 @@ async function runScore(argv: string[]): Promise<number> {
   return EXIT_CODES.ok;
 }
 
+async function runPlan(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, STYLIZE_FLAGS);
+  if (args.flags.help) {
+    process.stdout.write(help());
+    return EXIT_CODES.ok;
+  }
+  if (args.positionals.length < 2) throw new OptionError(`plan expects a content image and at least one style image, as for a stylisation, received ${args.positionals.length}; usage: impasto plan <content> <style...> [options] [--json]`);
+  const json = Boolean(args.flags.json);
+  const { planRequest } = await import('../src/pipeline/plan-request.js');
+  const plan = await planRequest({ ...args.options, content: args.positionals[0]!, style: args.positionals.slice(1) }, { onNotice: (m) => { if (!json) process.stderr.write(`note: ${m}\n`); } });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(plan)}\n`);
+    return EXIT_CODES.ok;
+  }
+  const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+  process.stdout.write(`memory budget ${gb(plan.budget)}${plan.history !== undefined ? `, L-BFGS history ${plan.history}` : ''}\n`);
+  process.stdout.write(`scale  size          blocks  peak memory  s/evaluation  evaluations  time\n`);
+  for (const [i, s] of plan.scales.entries()) {
+    process.stdout.write(`${String(i + 1).padEnd(7)}${`${s.width}×${s.height}`.padEnd(14)}${String(s.blocks || 'whole').padEnd(8)}${gb(s.bytes).padEnd(13)}${s.seconds.toFixed(3).padEnd(14)}${String(s.evaluations).padEnd(13)}${fmtSeconds(s.evaluations * s.seconds)}\n`);
+  }
+  process.stdout.write(`total: at most ${fmtSeconds(plan.seconds)} of optimisation (each scale's evaluation budget; L-BFGS usually uses ~1.1 per iteration), peak ${gb(plan.bytes)}\n`);
+  return EXIT_CODES.ok;
+}
+
+function fmtSeconds(s: number): string {
+  return s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
 /** Runs the CLI on argv (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -281,6 +331,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     if (argv[0] === 'score') return await runScore(argv.slice(1));
+    if (argv[0] === 'plan') return await runPlan(argv.slice(1));
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
     if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));

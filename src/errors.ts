@@ -8,7 +8,7 @@
  * | 0 | done |
  * | 1 | unexpected failure (a bug: please report it, with IMPASTO_DEBUG=1 for the stack) |
  * | 2 | bad usage: an unknown or invalid option, layer or preset (`OptionError`, `GraphBuildError`) |
- * | 3 | unreadable or invalid input: an image, a weight file, the cache, or a failed download (`ImageError`, `WeightFormatError`, `WeightsCacheError`) |
+ * | 3 | unreadable or invalid input: an image, a weight file, the cache, a failed download, or a checkpoint that is corrupt or from another run (`ImageError`, `WeightFormatError`, `WeightsCacheError`, `CheckpointError`) |
  * | 4 | the loss became NaN or infinite (`NonFiniteError`; stylising writes the last good image) |
  * | 130 | interrupted (Ctrl-C, SIGTERM, or an aborted signal; the current image is written) |
  */
@@ -18,6 +18,12 @@ export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, in
 export class OptionError extends Error {
   override name = 'OptionError';
   readonly exitCode: number = EXIT_CODES.usage;
+}
+
+/** A checkpoint that cannot be resumed: unreadable, corrupt, or written by a run with other options or inputs. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  readonly exitCode: number = EXIT_CODES.input;
 }
 
 /** A loss, a term or a gradient became NaN or infinite (an overflow: weights too large, or NaN weights). */

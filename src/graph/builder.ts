@@ -77,6 +77,7 @@ export class GraphBuilder {
   private readonly initializers: { value: Value; data: TensorData }[] = [];
   private readonly used = new Set<string>();
   private counter = 0;
+  private readonly work = { values: 0, macs: 0 };
 
   /** @param dtype the floating type of this graph's tensors (float64 is used by tests). */
   constructor(readonly dtype: 'float32' | 'float64' = 'float32') {}
@@ -154,6 +155,7 @@ export class GraphBuilder {
       else if (Array.isArray(val)) attribute.push(isFloat ? { name: key, type: AttributeType.FLOATS, floats: val } : { name: key, type: AttributeType.INTS, ints: val });
       else attribute.push(isFloat ? { name: key, type: AttributeType.FLOAT, f: val } : { name: key, type: AttributeType.INT, i: val });
     }
+    this.count(opType, inputs, outs);
     this.nodes.push({
       op_type: opType,
       name: nodeName,
@@ -206,6 +208,28 @@ export class GraphBuilder {
   }
 
   /** Count of nodes per op type, e.g. `{Conv: 26, Relu: 13}`. */
+  /**
+   * The graph's work, for the memory and time model (pipeline/memory.ts): `values`, the elements
+   * of every node output (the activations the runtime allocates, forward and backward); `macs`,
+   * the multiply-adds of Conv, ConvTranspose, MatMul and Gemm; `constants`, the bytes of the
+   * initializers (the weights).
+   */
+  workload(): { values: number; macs: number; constants: number } {
+    const constants = this.initializers.reduce((a, i) => a + i.data.length * (i.value.dtype === 'float64' || i.value.dtype === 'int64' ? 8 : 4), 0);
+    return { ...this.work, constants };
+  }
+
+  private count(opType: string, inputs: readonly (Value | null)[], outs: readonly Value[]): void {
+    const size = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
+    for (const o of outs) this.work.values += size(o.shape);
+    const w = inputs[1]?.shape;
+    if (opType === 'Conv' && w) this.work.macs += size(outs[0]!.shape) * size(w.slice(1));
+    else if (opType === 'ConvTranspose' && w) this.work.macs += size(inputs[0]!.shape) * size(w.slice(1));
+    else if ((opType === 'MatMul' || opType === 'Gemm') && inputs[0] && outs[0]!.shape.length === 2) {
+      this.work.macs += (size(outs[0]!.shape) * size(inputs[0].shape)) / outs[0]!.shape[0]!; // out elements × the contracted length
+    }
+  }
+
   opHistogram(): Record<string, number> {
     const h: Record<string, number> = {};
     for (const n of this.nodes) h[n.op_type] = (h[n.op_type] ?? 0) + 1;

@@ -35,6 +35,10 @@ export type ContentTarget = Stats<'content', 'features'>;
 /** The content unit with normalisation `norm`. */
 export function contentUnit(norm: ContentNormalisation): LossUnit<'content', 'features'> {
   const k = CONTENT_NORMALISATIONS[norm].factor;
+  function termOf(t: Tape, stats: StatValues<'features'>, target: StatValues<'features'>, at: LayerGeometry, label: string): Value {
+    const diff = t.sub(stats.features, target.features, `${label}.diff`);
+    return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), k(at.channels, at.positions), label);
+  }
   return {
     kind: 'content',
     role: 'content',
@@ -48,10 +52,11 @@ export function contentUnit(norm: ContentNormalisation): LossUnit<'content', 'fe
       }
       return { kind: 'content', tensors: images[0]!.stats };
     },
+    tiling: 'positions',
+    termOf,
     term(t: Tape, features: FeatureMap, target: StatValues<'features'>, label: string): Value {
       const [, n, h, w] = features.shape as [number, number, number, number];
-      const diff = t.sub(features, target.features, `${label}.diff`);
-      return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), k(n, h * w), label);
+      return termOf(t, { features }, target, { channels: n, positions: h * w }, label);
     },
     scale: (target: ContentTarget, at: LayerGeometry) => k(at.channels, at.positions) * sumSquares(target.tensors.features.data as Float32Array),
   };

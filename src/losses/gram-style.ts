@@ -48,6 +48,10 @@ export function gramOf(t: Tape, features: FeatureMap, label: string): GramMatrix
 /** The Gram style unit with normalisation `norm`. */
 export function gramStyle(norm: GramNormalisation): LossUnit<'gram', 'gram'> {
   const k = GRAM_NORMALISATIONS[norm].factor;
+  function termOf(t: Tape, stats: StatValues<'gram'>, target: StatValues<'gram'>, at: LayerGeometry, label: string): Value {
+    const diff = t.sub(asGramMatrix(stats.gram), asGramMatrix(target.gram), `${label}.diff`);
+    return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), k(at.channels, at.positions), label);
+  }
   return {
     kind: 'gram',
     role: 'style',
@@ -56,10 +60,11 @@ export function gramStyle(norm: GramNormalisation): LossUnit<'gram', 'gram'> {
     statistics: (t, features, label) => ({ gram: gramOf(t, features, label) }),
     target: (images: readonly ImageStats<'gram'>[], at: LayerGeometry): GramTarget =>
       ({ kind: 'gram', tensors: { gram: weightedSum(images, 'gram', (img) => (img.weight * at.positions) / img.positions) } }),
+    tiling: 'statistics',
+    termOf,
     term(t: Tape, features: FeatureMap, target: StatValues<'gram'>, label: string): Value {
       const [, n, h, w] = features.shape as [number, number, number, number];
-      const diff = t.sub(gramOf(t, features, label), asGramMatrix(target.gram), `${label}.diff`);
-      return t.scale(t.reduceSumSquare(diff, `${label}.sumsq`), k(n, h * w), label);
+      return termOf(t, { gram: gramOf(t, features, label) }, target, { channels: n, positions: h * w }, label);
     },
     scale: (target: GramTarget, at: LayerGeometry) => k(at.channels, at.positions) * sumSquares(target.tensors.gram.data as Float32Array),
   };

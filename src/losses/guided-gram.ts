@@ -39,6 +39,8 @@ export function guidedGram(norm: GramNormalisation, styleGuide: Guide, contentGu
   const plain = gramStyle(norm); // the target (M / M_s scaling) and the scale are the Gram unit's
   return {
     ...plain,
+    tiling: undefined, // the guides are per position of the whole image: not tiled
+    termOf: undefined,
     formula: `${GRAM_NORMALISATIONS[norm].text} · Σ(G_r − A_r)², G_r = (F∘T_r)(F∘T_r)ᵀ`,
     statistics: (t, features, label) => plain.statistics(t, guided(t, features, styleGuide, label), label),
     term: (t: Tape, features: FeatureMap, target: StatValues<'gram'>, label: string): Value =>

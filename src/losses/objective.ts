@@ -110,6 +110,18 @@ export interface ObjectiveGraph {
  *         of the wrong shape, or weights that are all zero.
  */
 export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
+  return emitObjective(spec, true);
+}
+
+/**
+ * The work of the objective graph of `spec` (GraphBuilder.workload), built without its targets:
+ * what the memory and time model (pipeline/memory.ts) reads.
+ */
+export function objectiveWorkload(spec: ObjectiveSpec): { values: number; macs: number; constants: number } {
+  return emitObjective(spec as TargetedObjective, false).workload;
+}
+
+function emitObjective(spec: TargetedObjective, withTargets: boolean): ObjectiveGraph & { workload: { values: number; macs: number; constants: number } } {
   const terms = [...spec.content.map((t) => ({ t, mult: spec.alpha })), ...spec.style.map((t) => ({ t, mult: spec.beta }))];
   spec.net.checkLayers(terms.map(({ t }) => t.layer));
   const b = new GraphBuilder('float32');
@@ -133,11 +145,12 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
     const inputs: Record<string, Value> = {};
     for (const [stat, shape] of Object.entries(unit.shapes(f.shape) as Record<string, readonly number[]>)) {
       const name = inputName(unit.role, key, stat);
+      inputs[stat] = b.input(name, shape);
+      if (!withTargets) continue;
       const given = (target.tensors as Record<string, HostTensor>)[stat];
       if (!given || given.dims.join() !== shape.join()) {
         throw new GraphBuildError(`the ${unit.kind} target '${stat}' at ${key} must be ${fmtShape(shape)}, received ${given ? fmtShape(given.dims) : 'none'}`);
       }
-      inputs[stat] = b.input(name, shape);
       targetFeeds[name] = given;
     }
     output(`term/${unit.role}/${key}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${key}`), mult * weight);
@@ -152,7 +165,8 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
   b.output('loss', loss);
   const [grad] = t.gradient(loss, [image]);
   b.output('grad', grad!);
-  return { model: b.toModel('objective'), targetFeeds, termNames, opHistogram: b.opHistogram() };
+  const workload = b.workload();
+  return { model: withTargets ? b.toModel('objective') : new Uint8Array(0), targetFeeds, termNames, opHistogram: b.opHistogram(), workload };
 }
 
 /** A built target graph. */

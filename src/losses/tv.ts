@@ -55,3 +55,31 @@ export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', w
   );
   return t.add(total, t.add(reduce(seamH, `${label}.sh`), reduce(seamW, `${label}.sw`), `${label}.seams`), label);
 }
+
+/**
+ * L_tv of one block of a larger image (pipeline/tiled.ts, not wrapped): each difference is counted
+ * by the block that owns its first pixel (the upper one of dh, the left one of dw), so the blocks'
+ * values add up to the whole image's L_tv exactly. A block owns no pixel on its own edge unless
+ * that edge is the image's, so no counted difference leaves the block.
+ * @param image the block [1,3,h,w], RGB 0–255 (tracked).
+ * @param owned [1,1,h,w]: 1 where the pixel is this block's own, else 0.
+ * @returns scalar Value: Σ owned·(dh² or |dh|) + Σ owned·(dw² or |dw|), the form's sums above.
+ */
+export function tvOfBlock(t: Tape, image: ImageValue, owned: Value, form: TvForm, label = 'tv'): Value {
+  const [, , h, w] = image.shape as [number, number, number, number];
+  const dh = t.sub(
+    t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),
+    t.slice(image, { axes: [2], starts: [0], ends: [h - 1] }, `${label}.up`),
+    `${label}.dh`,
+  );
+  const dw = t.sub(
+    t.slice(image, { axes: [3], starts: [1], ends: [w] }, `${label}.right`),
+    t.slice(image, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.left`),
+    `${label}.dw`,
+  );
+  // A mask of 0 and 1 commutes with the square and the absolute value: owned·d² = (owned·d)².
+  const mh = t.mul(dh, t.slice(owned, { axes: [2], starts: [0], ends: [h - 1] }, `${label}.own_h`), `${label}.dh_owned`);
+  const mw = t.mul(dw, t.slice(owned, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.own_w`), `${label}.dw_owned`);
+  const reduce = (d: Value, l: string) => (form === 'l2' ? t.reduceSumSquare(d, l) : t.reduceSum(t.abs(d, `${l}.abs`), l));
+  return t.add(reduce(mh, `${label}.h`), reduce(mw, `${label}.w`), label);
+}

@@ -71,6 +71,21 @@ export interface LossUnit<Kind extends string, Names extends string> {
   /** Objective graph: the term at one layer, normalisation included; a scalar Value. */
   term(t: Tape, features: FeatureMap, target: StatValues<Names>, label: string): Value;
   /**
+   * Tiled evaluation (pipeline/tiled.ts), where the image is seen in blocks:
+   * - 'statistics': the statistics are sums over positions, so the whole image's are the sum of
+   *   its blocks' (the Gram matrix); the term is then `termOf` those sums.
+   * - 'positions': the statistics are per position and the term a sum over positions (content),
+   *   so the whole image's term is the sum of `termOf` over the blocks, at the whole image's `at`.
+   * Absent: the unit cannot be tiled (mean and deviation are not sums).
+   */
+  readonly tiling?: 'statistics' | 'positions';
+  /**
+   * With `tiling`: the term from the generated image's statistics `stats` (as `statistics` makes
+   * them) for an image of geometry `at`, normalisation included. `term` is `termOf` of
+   * `statistics`, so the formula is written once.
+   */
+  termOf?(t: Tape, stats: StatValues<Names>, target: StatValues<Names>, at: LayerGeometry, label: string): Value;
+  /**
    * The term's natural scale at this target: its value when the generated features are all zero.
    * Automatic normalisation divides the layer weight by it, so the term reads as a relative error.
    * @returns a number > 0 for any target that is not all zeros.

@@ -11,7 +11,7 @@
  * step k reports x_k with f(x_k) and its terms. With `bounds`, x_0 and each update are clamped to
  * the box.
  */
-import { projectInto, type CommonOptions, type MinimizeResult, type Objective, type StopReason } from './types.js';
+import { checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type AdamState, type CommonOptions, type MinimizeResult, type Objective, type StopReason } from './types.js';
 
 /** Defaults of {@link adam}'s options (the option table, options.ts, takes its from here). */
 export const ADAM_DEFAULTS = { maxEvals: 500, lr: 2, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
@@ -22,28 +22,63 @@ export interface AdamOptions extends CommonOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /**
+   * Start from these moments (e.g. a coarser scale's, resized) instead of zeros, as after `t`
+   * updates: the bias corrections use t + the updates of this run.
+   */
+  moments?: { m: Float32Array; v: Float32Array; t: number };
 }
 
 /**
- * Minimises `f` from `x0` (not modified).
+ * Minimises `f` from `x0` (not modified), or continues from `resume`.
+ *
+ * Each loop applies the update of the last evaluated gradient, then evaluates the new point and
+ * reports it: so at every report (and at an abort or a stop) x, its gradient and m, v are the
+ * state of one step boundary, and the update of that gradient is still to come (`AdamState`).
  * @returns the last evaluated iterate with its loss and terms; when the loss became NaN/Inf, the
  *          last one whose loss was finite (stopReason 'no-progress').
  */
 export async function adam(f: Objective, x0: Float32Array, options: AdamOptions = {}): Promise<MinimizeResult> {
   const { maxEvals, lr, beta1, beta2, eps, onStep, signal, bounds } = { ...ADAM_DEFAULTS, ...options };
   const maxIterations = options.maxIterations ?? Infinity;
-  const x = Float32Array.from(x0);
-  if (bounds) projectInto(x, bounds);
-  const m = new Float32Array(x.length);
-  const v = new Float32Array(x.length);
-  const lastGood = Float32Array.from(x0);
-  let loss = NaN;
-  let terms: Readonly<Record<string, number>> = {};
-  let evals = 0;
-  let steps = 0; // updates taken to reach x
+  checkResume(options.resume, 'adam', x0.length);
+  const r0 = options.resume?.kind === 'adam' ? options.resume : undefined;
+  const x = Float32Array.from(r0 ? r0.x : x0);
+  if (bounds && !r0) projectInto(x, bounds);
+  const given = options.moments;
+  if (given && (given.m.length !== x.length || given.v.length !== x.length)) throw new Error(`the given moments hold ${given.m.length} values, the problem ${x.length}`);
+  const m = Float32Array.from(r0?.m ?? given?.m ?? new Float32Array(x.length));
+  const v = Float32Array.from(r0?.v ?? given?.v ?? new Float32Array(x.length));
+  const offset = r0?.offset ?? given?.t ?? 0;
+  /** The gradient at x, whose update is still to be applied (null before the first evaluation). */
+  let pending: Float32Array | null = r0 ? Float32Array.from(r0.grad) : null;
+  const lastGood = Float32Array.from(x);
+  let loss = r0?.loss ?? NaN;
+  let terms: Readonly<Record<string, number>> = r0?.terms ?? {};
+  let evals = r0?.evaluations ?? 0;
+  let steps = r0?.iterations ?? 0; // updates taken to reach x
+  const stall = new LossWindow(options.tolerance ?? 0, options.window ?? TOLERANCE_WINDOW, r0?.recent ?? []);
+  const state = (): AdamState => ({ kind: 'adam', x, loss, grad: pending!, terms, iterations: steps, evaluations: evals, recent: [...stall.recent], m, v, offset });
   let stopReason: StopReason = 'budget';
   while (evals < maxEvals) {
-    if (signal?.aborted) {
+    if (pending) {
+      if (steps >= maxIterations) break; // x is evaluated: keep it rather than step to an unevaluated point
+      if (signal?.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      steps++;
+      const c1 = 1 - beta1 ** (offset + steps);
+      const c2 = 1 - beta2 ** (offset + steps);
+      const g = pending;
+      for (let i = 0; i < x.length; i++) {
+        const gi = g[i]!;
+        m[i] = beta1 * m[i]! + (1 - beta1) * gi;
+        v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+        x[i]! -= (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
+      }
+      if (bounds) projectInto(x, bounds); // both modes: a diagonal method has no active set to keep
+    } else if (signal?.aborted) {
       stopReason = 'aborted';
       break;
     }
@@ -58,24 +93,13 @@ export async function adam(f: Objective, x0: Float32Array, options: AdamOptions 
     lastGood.set(x);
     loss = r.loss;
     terms = r.terms ?? {};
-    if (steps > 0) await onStep?.({ iteration: steps, evaluations: evals, loss, terms, x });
-    if (evals === maxEvals || steps >= maxIterations) break; // x is evaluated: keep it rather than step to an unevaluated point
-    steps++;
-    const c1 = 1 - beta1 ** steps;
-    const c2 = 1 - beta2 ** steps;
-    const g = r.grad;
-    for (let i = 0; i < x.length; i++) {
-      const gi = g[i]!;
-      m[i] = beta1 * m[i]! + (1 - beta1) * gi;
-      v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
-      x[i]! -= (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
+    pending = Float32Array.from(r.grad);
+    const stalled = stall.push(loss);
+    if (steps > 0) await onStep?.({ iteration: steps, evaluations: evals, loss, terms, x, state });
+    if (stalled) {
+      stopReason = 'converged';
+      break;
     }
-    if (bounds) projectInto(x, bounds); // both modes: a diagonal method has no active set to keep
-  }
-  if (stopReason === 'aborted' && steps > 0 && evals > 0) {
-    // x was updated but not evaluated since: go back to the last evaluated point.
-    x.set(lastGood);
-    steps--;
   }
   return { x, loss, terms, iterations: steps, evaluations: evals, stopReason };
 }

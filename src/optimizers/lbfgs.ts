@@ -19,7 +19,10 @@
  *     min(1, 1/‖g‖₁). One evaluation per iteration, never a check that the loss went down.
  *   bench/optimizers.ts compares the two by loss reached per evaluation.
  * - Arithmetic: vectors are float32; dot products accumulate in float64.
- * - Budget: `maxIterations` steps and `maxEvals` objective evaluations, whichever comes first.
+ * - Budget: `maxIterations` steps and `maxEvals` objective evaluations, whichever comes first
+ *   (a resumed run counts those it inherits), or the `tolerance` window (types.ts).
+ * - Resume: from `StepInfo.state` at any step boundary, with the same x, gradient, pairs and
+ *   counts, so the run continues exactly as if it had not stopped.
  * - A line search that finds no decrease clears the correction pairs and retries once along the
  *   steepest descent; only when that fails too does the run stop with 'no-progress'.
  * - Box constraints (`bounds`, types.ts): with `project`, the active set (variables at a bound whose
@@ -31,7 +34,7 @@
  *   the direction keeps pushing at the bound. bench/optimizers.ts `bounds` compares the two.
  */
 
-import { projectInto, type Bounds, type CommonOptions, type Evaluated, type MinimizeResult, type Objective } from './types.js';
+import { checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type Bounds, type CommonOptions, type Evaluated, type LbfgsState, type MinimizeResult, type Objective } from './types.js';
 
 export type { Objective, StepInfo, MinimizeResult } from './types.js';
 
@@ -86,31 +89,35 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   const { maxEvals, history, lineSearch, gradTol, onStep, signal, bounds } = { ...LBFGS_DEFAULTS, ...options };
   const maxIterations = options.maxIterations ?? Infinity;
   const n = x0.length;
-  const x = Float32Array.from(x0);
+  checkResume(options.resume, 'lbfgs', n);
+  const r0 = options.resume?.kind === 'lbfgs' ? options.resume : undefined;
+  const x = Float32Array.from(r0 ? r0.x : x0);
   if (bounds) projectInto(x, bounds);
   /** out = P(x + t·d): the trial point, projected onto the box when there is one. */
   const place = (out: Float32Array, t: number) => {
     axpyInto(out, x, t, d);
     if (bounds) projectInto(out, bounds);
   };
-  let evals = 0;
+  let evals = r0?.evaluations ?? 0;
   const evaluate = async (at: Float32Array): Promise<Point> => {
     evals++;
     const r: Evaluated = await f(at);
     return { loss: r.loss, grad: Float32Array.from(r.grad), terms: r.terms ?? {} };
   };
-  const first = await evaluate(x);
+  const first: Point = r0 ? { loss: r0.loss, grad: Float32Array.from(r0.grad), terms: r0.terms } : await evaluate(x);
   let loss = first.loss;
   let grad: Float32Array = first.grad;
   let terms = first.terms;
-  const S: Float32Array[] = [];
-  const Y: Float32Array[] = [];
-  const rho: number[] = [];
+  const S: Float32Array[] = r0 ? r0.s.map((v) => Float32Array.from(v)) : [];
+  const Y: Float32Array[] = r0 ? r0.y.map((v) => Float32Array.from(v)) : [];
+  const rho: number[] = S.map((sk, k) => 1 / dot(sk, Y[k]!));
+  const stall = new LossWindow(options.tolerance ?? 0, options.window ?? TOLERANCE_WINDOW, r0?.recent ?? [loss]);
+  let iteration = r0?.iterations ?? 0;
+  const state = (): LbfgsState => ({ kind: 'lbfgs', x, loss, grad, terms, iterations: iteration, evaluations: evals, recent: [...stall.recent], s: S, y: Y });
   const d = new Float32Array(n);
   const xNew = new Float32Array(n);
-  const alphas = new Float64Array(history);
+  const alphas = new Float64Array(Math.max(history, S.length));
   const gFree = bounds?.mode === 'project' ? new Float32Array(n) : grad;
-  let iteration = 0;
   let stopReason: MinimizeResult['stopReason'] = 'budget';
 
   while (evals < maxEvals && iteration < maxIterations) {
@@ -183,7 +190,7 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
     }
     const sy = dot(s, yv);
     if (sy > 1e-10 * Math.sqrt(dot(s, s) * dot(yv, yv))) {
-      if (S.length === history) {
+      while (S.length >= history) {
         S.shift();
         Y.shift();
         rho.shift();
@@ -197,7 +204,11 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
     grad = accepted.grad;
     terms = accepted.terms;
     iteration++;
-    await onStep?.({ iteration, evaluations: evals, loss, terms, x });
+    await onStep?.({ iteration, evaluations: evals, loss, terms, x, state });
+    if (stall.push(loss)) {
+      stopReason = 'converged';
+      break;
+    }
   }
   return { x, loss, terms, iterations: iteration, evaluations: evals, stopReason };
 }

@@ -28,10 +28,56 @@ export interface StepInfo {
   readonly terms: Readonly<Record<string, number>>;
   /** The current iterate x (do not keep a reference: it is updated in place). */
   readonly x: Float32Array;
+  /**
+   * The optimiser's whole state at this point, to resume from (`resume`) exactly where it stands.
+   * Its arrays are the optimiser's own, not copies: serialise them before the next step (they
+   * stay valid until then, and after an abort or a stop for a run that ends here).
+   */
+  readonly state: () => OptimiserState;
 }
 
-/** How a minimisation ended. */
-/** 'budget': the iteration or the evaluation budget ran out. */
+/**
+ * Everything an optimiser needs to continue from a step boundary as if it had never stopped: the
+ * iterate, its loss, terms and gradient (so no evaluation is repeated), the counts, the recent
+ * losses of the tolerance window, and the method's own memory.
+ */
+interface StateCommon {
+  readonly x: Float32Array;
+  readonly loss: number;
+  readonly grad: Float32Array;
+  readonly terms: Readonly<Record<string, number>>;
+  /** Steps taken to reach x. */
+  readonly iterations: number;
+  /** Evaluations used so far. */
+  readonly evaluations: number;
+  /** The losses of the last `window` + 1 iterates, oldest first (for `tolerance`). */
+  readonly recent: readonly number[];
+}
+
+/** L-BFGS: the correction pairs (s_k, y_k), oldest first. */
+export interface LbfgsState extends StateCommon {
+  readonly kind: 'lbfgs';
+  readonly s: readonly Float32Array[];
+  readonly y: readonly Float32Array[];
+}
+
+/** Adam: the moment estimates m, v after `offset` + `iterations` updates; `grad` is the gradient at x not yet applied. */
+export interface AdamState extends StateCommon {
+  readonly kind: 'adam';
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  /** Updates the moments had seen before this run (`moments.t`), for the bias correction. */
+  readonly offset: number;
+}
+
+export type OptimiserState = LbfgsState | AdamState;
+
+/**
+ * How a minimisation ended. 'budget': the iteration or the evaluation budget ran out;
+ * 'converged': the tolerance window's relative loss change fell below `tolerance` (or, for
+ * L-BFGS, the gradient below `gradTol`); 'aborted': the signal; 'no-progress': no step lowered the
+ * loss.
+ */
 export type StopReason = 'budget' | 'converged' | 'aborted' | 'no-progress';
 
 /** The result of a minimisation: a point whose loss and terms were evaluated, and the counts. */
@@ -84,4 +130,42 @@ export interface CommonOptions {
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Stops between evaluations when aborted; the current point is returned. */
   signal?: AbortSignal;
+  /**
+   * Convergence stop: after step k ≥ `window`, stop ('converged') when
+   * (f(x_{k−window}) − f(x_k)) / |f(x_{k−window})| < tolerance. Default 0: never.
+   */
+  tolerance?: number;
+  /** The window of `tolerance`, in steps (default {@link TOLERANCE_WINDOW}). */
+  window?: number;
+  /** Continue from a state taken at a step boundary (`StepInfo.state`) instead of starting at x0. */
+  resume?: OptimiserState;
+}
+
+/** The default window of the tolerance stop, in steps. */
+export const TOLERANCE_WINDOW = 10;
+
+/**
+ * The tolerance stop's bookkeeping: the last `window` + 1 losses. `push` returns true when the
+ * relative decrease over the window has fallen below `tolerance`.
+ */
+export class LossWindow {
+  readonly recent: number[];
+  constructor(private readonly tolerance: number, private readonly window: number, recent: readonly number[] = []) {
+    this.recent = recent.slice(-(window + 1));
+  }
+
+  push(loss: number): boolean {
+    this.recent.push(loss);
+    if (this.recent.length > this.window + 1) this.recent.shift();
+    if (!(this.tolerance > 0) || this.recent.length <= this.window) return false;
+    const old = this.recent[0]!;
+    return (old - loss) / Math.abs(old) < this.tolerance;
+  }
+}
+
+/** @throws Error when a resume state is of another method or size than the run it is given to. */
+export function checkResume(state: OptimiserState | undefined, kind: OptimiserState['kind'], n: number): void {
+  if (!state) return;
+  if (state.kind !== kind) throw new Error(`cannot resume ${kind} from a ${state.kind} state`);
+  if (state.x.length !== n || state.grad.length !== n) throw new Error(`the resume state holds ${state.x.length} values, the problem ${n}`);
 }

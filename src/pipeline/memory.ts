@@ -1,45 +1,118 @@
 /**
- * The memory plan: an estimate of a problem's peak resident memory before any work, and the
- * refusal when it is over the budget. (Coarse-to-fine and tiling, which could make a plan that
- * fits instead of refusing, are not built yet.)
+ * The memory and time model: a problem's peak resident memory and seconds per evaluation,
+ * predicted before any work from the objective graph's own workload (GraphBuilder.workload):
  *
- * Model, per generated image of H×W px, calibrated on bench/engine.ts (VGG-19 to relu5_1, 2
- * threads): peak RSS 0.79–0.93 GB at 256² and 1.19–1.33 GB at 512², i.e. about 0.75 GB of runtime,
- * weights and targets plus ~2.1 KB per pixel of activations kept for the backward pass
- * (~580 float32 values per pixel down to relu5_1). The estimate takes 0.8 GB + 2.5 KB/px, plus the
- * optimiser's state: L-BFGS keeps 2·history vectors of 3·H·W float32 (Adam two).
+ *   peak  = B₀ + W + a·4·V·px + host          seconds per evaluation = t₀ + c·C·px
+ *
+ * where px = H·W of the evaluated image (a block's, when tiled), V and C the graph's values
+ * (node-output elements, forward and backward) and multiply-adds per pixel, W the bytes of its
+ * weights, and host the optimiser's and driver's image-sized Float32Arrays (`hostBytes`).
+ * B₀, a, t₀ and c are fitted by bench/plan.ts on the reference machine (2-core AMD EPYC, ORT
+ * 1.x, no memory arena above 384² px); the bench prints the fit and its errors at 256, 512 and
+ * 1024 px for VGG-19 and the offline network. The time constants are this machine's: on
+ * another, scale them by its speed.
+ *
+ * Tiled evaluation (tiled.ts) holds one block's graph at a time: its peak is the block's, plus
+ * the whole image's host arrays; its time is the blocks' pass-2 time × {@link MODEL}.tiledTime
+ * (pass 1 and the content features add a forward each).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { OptionError } from '../errors.js';
+import { objectiveWorkload, type ObjectiveSpec } from '../losses/objective.js';
 
-const BASE_BYTES = 0.8e9;
-const BYTES_PER_PIXEL = 2500;
+/** The fitted constants (bench/plan.ts). */
+export const MODEL = {
+  /** B₀: the runtime's own resident memory (Node, ORT, sharp), bytes. */
+  baseBytes: 0.30e9,
+  /** a: resident bytes per byte of graph values (the share of the values alive at the peak). */
+  valueShare: 0.25,
+  /** t₀: seconds per evaluation at any size (session run overhead, copying the gradient). */
+  baseSeconds: 0.01,
+  /** c: seconds per multiply-add, on this machine with all its cores. */
+  secondsPerMac: 1e-10,
+  /** Tiled time per evaluation ÷ the blocks' objective time. */
+  tiledTime: 1.5,
+} as const;
 
-/** The default budget: 80 % of the machine's memory. */
-export function defaultMemoryBudget(): number {
-  return 0.8 * os.totalmem();
+/** The graph's work per pixel, measured on one small build and scaled (pooling floors aside, it is linear in the pixels). */
+export interface WorkPerPixel {
+  readonly valuesPerPixel: number;
+  readonly macsPerPixel: number;
+  readonly weightBytes: number;
 }
 
-/** Estimated peak bytes for a problem of `pixels` = H·W with the given optimiser state. */
-export function estimateBytes(pixels: number, optimiser: { optimizer: 'lbfgs' | 'adam'; history: number }): number {
-  const vectors = optimiser.optimizer === 'lbfgs' ? 2 * optimiser.history + 4 : 4;
-  return BASE_BYTES + BYTES_PER_PIXEL * pixels + vectors * 3 * 4 * pixels;
+/** The reference side at which the workload is measured (large enough for any network's deepest layer). */
+const REFERENCE_SIDE = 256;
+
+/** The objective's work per pixel, from its graph built (without targets) at 256 × 256 px. */
+export function workPerPixel(spec: ObjectiveSpec): WorkPerPixel {
+  const side = Math.max(REFERENCE_SIDE, spec.net.minSide([...spec.content, ...spec.style].map((t) => t.layer)));
+  const w = objectiveWorkload({ ...spec, width: side, height: side });
+  return { valuesPerPixel: w.values / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
+}
+
+/** Image-sized Float32Arrays the run keeps for the whole image: the optimiser's, the content, the average and the gradient. */
+export function hostBytes(pixels: number, o: { optimizer: 'lbfgs' | 'adam'; history: number; average?: number }): number {
+  // L-BFGS: x, grad, the free gradient, d, the trial point, its gradient, and 2·history pairs;
+  // Adam: x, m, v, the last good x, the pending gradient, the returned one. Both: the content,
+  // the previous scale's image, the gradient being summed, and the average when on.
+  const vectors = (o.optimizer === 'lbfgs' ? 6 + 2 * o.history : 6) + 3 + (o.average ? 1 : 0);
+  return vectors * 3 * 4 * pixels;
+}
+
+/** Predicted peak bytes of one problem: untiled (`blockPixels` null) or in blocks of that many px. */
+export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1]): number {
+  const graphPixels = blockPixels ?? pixels;
+  return MODEL.baseBytes + work.weightBytes + MODEL.valueShare * 4 * work.valuesPerPixel * graphPixels + hostBytes(pixels, o);
+}
+
+/** Predicted seconds per evaluation: untiled, or `blocks` blocks of `blockPixels` px. */
+export function predictSeconds(work: WorkPerPixel, pixels: number, tiles: { blocks: number; blockPixels: number } | null): number {
+  if (!tiles) return MODEL.baseSeconds + MODEL.secondsPerMac * work.macsPerPixel * pixels;
+  return MODEL.baseSeconds + MODEL.tiledTime * tiles.blocks * MODEL.secondsPerMac * work.macsPerPixel * tiles.blockPixels;
+}
+
+/** Bytes the machine can still give: MemAvailable from /proc/meminfo (Linux), else os.freemem(). */
+export function availableBytes(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return os.freemem();
+}
+
+/** The memory budget in bytes: `maxMemory` GB, else the available memory less a margin of 10 % of the machine (at least 0.5 GB). */
+export function memoryBudget(o: { maxMemory?: number }): number {
+  if (o.maxMemory !== undefined) return o.maxMemory * 1e9;
+  return Math.max(0.5e9, availableBytes() - Math.max(0.5e9, 0.1 * os.totalmem()));
+}
+
+const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+
+/**
+ * The largest longest side (px) of an image of this aspect ratio whose untiled problem fits.
+ */
+export function largestFitting(work: WorkPerPixel, aspect: number, budget: number, o: Parameters<typeof hostBytes>[1]): number {
+  const perPixel = MODEL.valueShare * 4 * work.valuesPerPixel + hostBytes(1, o);
+  const pixels = Math.max(0, (budget - MODEL.baseBytes - work.weightBytes) / perPixel);
+  return Math.floor(Math.sqrt(pixels * Math.max(aspect, 1 / aspect)));
 }
 
 /**
- * @throws OptionError when the estimate exceeds `budget`, saying the estimate, the budget and the
- *         largest longest side that would fit.
+ * Refuses an untiled problem predicted to exceed `budget` bytes.
+ * @throws OptionError saying the prediction, the budget and the largest size that fits.
  */
-export function checkMemory(size: { width: number; height: number }, o: { optimizer: 'lbfgs' | 'adam'; history: number }, budget: number): void {
-  const need = estimateBytes(size.width * size.height, o);
+export function checkMemory(spec: ObjectiveSpec, o: Parameters<typeof hostBytes>[1], budget: number): void {
+  const work = workPerPixel(spec);
+  const pixels = spec.width * spec.height;
+  const need = predictBytes(work, pixels, null, o);
   if (need <= budget) return;
-  const perPixel = (estimateBytes(1e6, o) - BASE_BYTES) / 1e6;
-  const fitPixels = Math.max(0, (budget - BASE_BYTES) / perPixel);
-  const aspect = size.width / size.height;
-  const longest = Math.floor(Math.sqrt(fitPixels * Math.max(aspect, 1 / aspect)));
-  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  const longest = largestFitting(work, spec.width / spec.height, budget, o);
   throw new OptionError(
-    `a ${size.width}×${size.height} px image needs about ${gb(need)} of memory, more than the ${gb(budget)} allowed (--max-memory); `
+    `a ${spec.width}×${spec.height} px image needs about ${gb(need)} of memory, more than the ${gb(budget)} allowed (--max-memory); `
       + `use --size ${longest} or less, or raise --max-memory if the machine has the memory`,
   );
 }

@@ -15,6 +15,15 @@ import { ADAM_DEFAULTS } from '../optimizers/adam.js';
 
 export { OptionError } from '../errors.js';
 
+/** Steps per scale by default (bench/scales.ts: see the README's coarse-to-fine figures). */
+export const DEFAULT_ITERATIONS = 300;
+/** Iterate averaging off by default (bench/scales.ts). */
+export const DEFAULT_AVERAGE = 0;
+/** The tolerance stop, off by default (bench/scales.ts). */
+export const DEFAULT_TOLERANCE = 0;
+/** Adam's moments across scales (bench/scales.ts). */
+export const DEFAULT_ADAM_MOMENTS = 'reset';
+
 /** Options of {@link stylize}, all validated. Images are paths or decoded RGB images. */
 export interface StylizeOptions {
   /**
@@ -42,10 +51,27 @@ export interface StylizeOptions {
   history: number;
   /** Adam step size in 0–255 pixel units. */
   learningRate: number;
-  /** Optimiser iterations (steps), the unit the progress bar, the events and the result count. */
+  /** Optimiser iterations (steps) at each scale; the progress bar, the events and the result count steps. */
   iterations: number;
-  /** Objective evaluations at most (a line search may take several per iteration); default ⌈1.25·iterations⌉ + 20. */
+  /** Objective evaluations at most per scale (a line search may take several per iteration); default ⌈1.25·iterations⌉ + 20. */
   maxEvaluations?: number;
+  /** Coarse-to-fine: the first scale's longest side in px; the scales grow by `scaleFactor` up to `size`. `minSize` ≥ `size`: one scale. */
+  minSize: number;
+  /** The ratio between successive scales' longest sides (> 1). */
+  scaleFactor: number;
+  /** Iterate averaging: the decay of a bias-corrected exponential average of the iterates, restarted at each scale; the average is the output and the next scale's start. 0: off. */
+  average: number;
+  /** Convergence stop, per scale: stop when the loss fell by less than this fraction over the last 10 steps. 0: off. */
+  tolerance: number;
+  /** Adam's moments across a scale change: `reset` (start afresh) or `resize` (resampled to the new size, the step count kept). */
+  adamMoments: 'reset' | 'resize';
+  /** Save the run's state to this file every `checkpointEvery` evaluations and when interrupted. */
+  checkpoint?: string;
+  checkpointEvery: number;
+  /** Continue the run saved in this checkpoint (same inputs and options). */
+  resume?: string;
+  /** Evaluate the objective in blocks of at most this many px a side (default: only when the whole image would not fit in `maxMemory`, in blocks as large as fit). */
+  tileSize?: number;
   /** Keep pixels in 0–255 during the optimisation: `project` (projected L-BFGS), `clamp` (clamp each trial point) or `none`. */
   bounds: 'project' | 'clamp' | 'none';
   /** Output size: longest side in px (ignored when `area` is set). */
@@ -91,7 +117,7 @@ export interface StylizeOptions {
   imageEvery: number;
   /** Intra-op threads (default, and at most: all cores). */
   threads?: number;
-  /** Memory budget in GB for the estimated peak (default: 80 % of the machine's memory). */
+  /** Memory budget in GB for the predicted peak (memory.ts; default: the available memory less 10 % of the machine). */
   maxMemory?: number;
   /** ONNX Runtime execution provider: `cpu`, or `cuda` (falls back to CPU for unsupported ops). */
   executionProvider: 'cpu' | 'cuda';
@@ -100,7 +126,7 @@ export interface StylizeOptions {
 }
 
 /** Options of a stylisation that do not apply to a score (it measures the image as it is, at its own size). */
-export const NOT_FOR_SCORE = ['size', 'area', 'width', 'height', 'tileable', 'iterations', 'maxEvaluations', 'optimizer', 'lineSearch', 'history', 'learningRate', 'init', 'bounds', 'originalColors', 'imageEvery'] as const;
+export const NOT_FOR_SCORE = ['size', 'area', 'width', 'height', 'tileable', 'iterations', 'maxEvaluations', 'optimizer', 'lineSearch', 'history', 'learningRate', 'init', 'bounds', 'originalColors', 'imageEvery', 'minSize', 'scaleFactor', 'average', 'tolerance', 'adamMoments', 'checkpoint', 'checkpointEvery', 'resume'] as const;
 
 type Kind = 'number' | 'int' | 'string' | 'boolean' | 'numbers' | 'strings';
 
@@ -132,8 +158,17 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'lineSearch', kind: 'string', doc: "L-BFGS line search: 'strong-wolfe' or Torch's fixed unit step", default: LBFGS_DEFAULTS.lineSearch, choices: ['strong-wolfe', 'fixed'] },
   { key: 'history', kind: 'int', doc: 'L-BFGS correction pairs kept (memory: 2·history·3·H·W floats)', default: LBFGS_DEFAULTS.history, min: 1, max: 1000 },
   { key: 'learningRate', kind: 'number', doc: 'Adam step size in 0–255 pixel units', default: ADAM_DEFAULTS.lr, min: 0, exclusiveMin: true },
-  { key: 'iterations', kind: 'int', doc: 'optimiser iterations (steps); the bar, the events and the result count these', default: 300, min: 1, max: 1_000_000 },
-  { key: 'maxEvaluations', kind: 'int', doc: 'objective evaluations at most (forward+backward passes; a line search may take several per iteration)', defaultText: '⌈1.25·iterations⌉ + 20', min: 1, max: 10_000_000 },
+  { key: 'iterations', kind: 'int', doc: 'optimiser iterations (steps) at each scale; the bar, the events and the result count these', default: DEFAULT_ITERATIONS, min: 1, max: 1_000_000 },
+  { key: 'maxEvaluations', kind: 'int', doc: 'objective evaluations at most, per scale (forward+backward passes; a line search may take several per iteration)', defaultText: '⌈1.25·iterations⌉ + 20', min: 1, max: 10_000_000 },
+  { key: 'minSize', kind: 'int', doc: 'coarse-to-fine: the first scale\'s longest side in px, growing by --scale-factor up to --size (--min-size ≥ --size: one scale)', default: 128, min: 16, max: 16384 },
+  { key: 'scaleFactor', kind: 'number', doc: 'coarse-to-fine: ratio of successive scales\' longest sides', default: Math.SQRT2, defaultText: '√2', min: 1, exclusiveMin: true, max: 4 },
+  { key: 'average', kind: 'number', doc: 'iterate averaging: decay of a bias-corrected moving average of the iterates per scale, which is the output (0: off; crowsonkb: 0.99)', default: DEFAULT_AVERAGE, min: 0, max: 0.9999 },
+  { key: 'tolerance', kind: 'number', doc: 'stop a scale when the loss fell by less than this fraction over its last 10 steps (0: off)', default: DEFAULT_TOLERANCE, min: 0, max: 1 },
+  { key: 'adamMoments', kind: 'string', doc: "Adam across scales: reset its moments, or resize them to the new scale", default: DEFAULT_ADAM_MOMENTS, choices: ['reset', 'resize'] },
+  { key: 'checkpoint', kind: 'string', doc: 'save the run to FILE every --checkpoint-every evaluations and when interrupted (atomically)' },
+  { key: 'checkpointEvery', kind: 'int', doc: 'evaluations between checkpoints', default: 50, min: 1, max: 10_000_000 },
+  { key: 'resume', kind: 'string', doc: 'continue the run saved in FILE (same images and options), to the result the uninterrupted run gives' },
+  { key: 'tileSize', kind: 'int', doc: 'evaluate in blocks of at most PX a side, with exact global statistics', defaultText: 'blocks only when the image does not fit in --max-memory', min: 64, max: 16384 },
   { key: 'bounds', kind: 'string', doc: 'keep pixels in 0–255 while optimising: project (projected L-BFGS; Adam clamps each step), clamp (clamp each trial point), none', default: 'project', choices: ['project', 'clamp', 'none'] },
   { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
   { key: 'area', kind: 'int', doc: 'output size by pixel area instead of longest side (Gatys: 512·512)', min: 256, max: 268_435_456 },
@@ -162,7 +197,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'colorMatch', kind: 'string', doc: "before transfer, map each style image's RGB to the content's mean and covariance: chol (Cholesky), pca (symmetric square roots) or sym (the symmetric map)", choices: ['chol', 'pca', 'sym'] },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },
-  { key: 'maxMemory', kind: 'number', doc: 'memory budget in GB: a problem estimated to need more is refused before any work', defaultText: '80 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
+  { key: 'maxMemory', kind: 'number', doc: "memory budget in GB: a larger problem is evaluated in blocks, or refused before any work with the largest size that fits (see 'impasto plan')", defaultText: 'available memory less 10 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
   { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'] },
   { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'] },
 ];

@@ -12,9 +12,12 @@ import { resolveEngine, type Engine } from '../engine/index.js';
 import { sizeByArea, sizeByLongestSide } from '../image/color.js';
 import os from 'node:os';
 import { imageSize, readImage, resizeImage, RgbImage, toPlanar } from '../image/io-node.js';
-import { checkMemory, defaultMemoryBudget } from './memory.js';
+import { memoryBudget, workPerPixel } from './memory.js';
+import { planProblem } from './plan.js';
+import { TiledProblem, type TileLayout } from './tiled.js';
+import type { SessionOptions } from '../engine/engine.js';
 import { contentUnit } from '../losses/content.js';
-import { autoNormalise, type ObjectiveSpec, type TargetedObjective } from '../losses/objective.js';
+import { autoNormalise, type ObjectiveSpec } from '../losses/objective.js';
 import { getPreset, type Preset } from '../losses/presets.js';
 import { DEFAULT_STRENGTH, styleWeightOf } from '../losses/strength.js';
 import { STYLE_LOSSES } from '../losses/registry.js';
@@ -28,7 +31,7 @@ import { guidedGram } from '../losses/guided-gram.js';
 import { matchColour, matchLuminance } from '../image/color-match.js';
 import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
 import { OptionError, StylizeOptions, validateOptions } from './options.js';
-import { computeTargets, Image255, StyleProblem, StyleSource } from './problem.js';
+import { computeTargets, Image255, StyleProblem, StyleSource, type Problem } from './problem.js';
 
 /** An input image: a file path or decoded 8-bit RGB. */
 export type ImageInput = string | RgbImage;
@@ -64,11 +67,11 @@ export interface PreparedProblem {
   readonly content: Image255 | null;
   /** The style images at their working sizes, with blend weights summing to 1. */
   readonly styles: readonly StyleSource[];
-  /** The objective with its targets and final (possibly auto-normalised) layer weights. */
-  readonly objective: TargetedObjective;
+  /** The objective with its final (possibly auto-normalised) layer weights (and, untiled, its targets). */
+  readonly objective: ObjectiveSpec;
   readonly autoNormalised: boolean;
-  /** The objective graph on its session; dispose it when done. */
-  readonly problem: StyleProblem;
+  /** The objective graph on its session (or the tiled evaluator); dispose it when done. */
+  readonly problem: Problem;
 }
 
 // --- stages ------------------------------------------------------------------------------------
@@ -324,15 +327,42 @@ function checkAborted(signal: AbortSignal | undefined): void {
 // --- the set-up --------------------------------------------------------------------------------
 
 /**
- * Sets up one problem.
+ * What every problem of one run shares, whatever its size: the validated options, the decoded
+ * images at their own sizes, the network and the engine. Made once by {@link prepareSetup}; each
+ * scale (and `score`) then makes its problem with {@link problemAt}.
+ */
+export interface Setup {
+  readonly options: StylizeOptions;
+  /** The options as given (validated), to tell given from defaulted. */
+  readonly given: Partial<StylizeOptions>;
+  readonly preset: Preset;
+  readonly net: FeatureNet;
+  /** The photo as decoded; null for a texture. */
+  readonly content: RgbImage | null;
+  /** The style images as decoded, with their blend weights b_k (summing to 1). */
+  readonly styles: readonly { image: RgbImage; weight: number }[];
+  /** The final output size (for a tileable texture, already a multiple of the network's stride). */
+  readonly size: { width: number; height: number };
+  readonly engine: Engine;
+  readonly sessionOptions: SessionOptions;
+  /** The layers of the final objective (content and style), which every scale must hold. */
+  readonly layers: readonly string[];
+  /** The objective at the final size, without targets (for planning: its terms and network). */
+  readonly spec: ObjectiveSpec;
+  readonly notice: (m: string) => void;
+  readonly stage: (s: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Validates the request, reads the image headers (the pixel budget is checked before anything is
+ * decoded), decodes the images and loads the network.
  * @param outputSize the generated image's size; default: the content image's, sized by the
  *        options (`size` or `area`). `score` passes the scored image's size.
  * @throws OptionError, ImageError, WeightFormatError or GraphBuildError with a message that says
  *         what was expected, what was received and what to do.
  */
-export async function prepareProblem(
-  request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number },
-): Promise<PreparedProblem> {
+export async function prepareSetup(request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number }): Promise<Setup> {
   const { content: contentInput, style: styleInput, ...rest } = request;
   const o = validateOptions(rest);
   const notice = control.onNotice ?? (() => {});
@@ -344,7 +374,7 @@ export async function prepareProblem(
     notice(`--threads ${o.threads} is more than the ${os.availableParallelism()} cores available; using ${os.availableParallelism()}`);
   }
 
-  // size, from the headers alone; memory and pixel budgets before anything is decoded
+  // size, from the headers alone; the pixel budget before anything is decoded
   checkAborted(control.signal);
   const texture = contentInput === null;
   if (texture) checkTextureOptions(o, rest);
@@ -359,21 +389,42 @@ export async function prepareProblem(
     throw new OptionError(`the input images hold ${(totalPixels / 1e6).toFixed(0)} Mpx in all, more than the ${MAX_TOTAL_INPUT_PIXELS / 1e6} Mpx decoded per problem; downscale them first (the working sizes are set by --size anyway)`);
   }
   let size = outputSize ?? (contentDims ? planSize(contentDims, o) : textureSize(styleDims[0]!, o));
-  const styleSizes = styleDims.map((s) => styleSize(s, size, o));
-  checkMemory(size, o, (o.maxMemory ?? defaultMemoryBudget() / 1e9) * 1e9);
 
   // load, one image at a time
   stage(`reading ${(texture ? 0 : 1) + styleInputs.length} images`);
-  const contentRaw = contentInput === null ? null : await loadInput(contentInput);
-  const stylesRaw: RgbImage[] = [];
-  for (const s of styleInputs) stylesRaw.push(await loadInput(s));
+  const content = contentInput === null ? null : await loadInput(contentInput);
+  const styles: { image: RgbImage; weight: number }[] = [];
+  for (const [i, s] of styleInputs.entries()) styles.push({ image: await loadInput(s), weight: blend[i]! });
 
-  // network and objective
+  // network, and the final objective's layers (validated here, once)
   checkAborted(control.signal);
   stage('loading the network');
   const loaded = await resolveNetwork(o, preset, notice);
   const net = o.luminanceOnly ? luminanceNet(loaded) : loaded;
   if (o.tileable) size = tileableSize(size, net, notice);
+  const styleSizes = styleDims.map((s) => styleSize(s, size, o));
+  const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
+  const spec = { ...objectiveSpec(o, preset, net, size, smallest, () => {}, texture), circular: o.tileable };
+  const layers = [...spec.content, ...spec.style].map((l) => l.layer);
+  const engine = control.engine ?? (await resolveEngine(o.engine));
+  return {
+    options: o, given: rest, preset, net, content, styles, size, engine, sessionOptions: sessionOptions(o), layers, spec,
+    notice, stage, signal: control.signal,
+  };
+}
+
+/**
+ * The problem of one run at one output size (the final size, or a coarser scale of it): the
+ * content resampled from the original to `size`, the style images to `styleScale` × its longest
+ * side, the objective, the colour stage, the targets (re-extracted at this size), the
+ * normalisation and the graph. With `tiles`, the objective is evaluated in blocks (tiled.ts).
+ * @throws OptionError when a layer needs more pixels than `size` or a style image has.
+ */
+export async function problemAt(setup: Setup, size: { width: number; height: number }, tiles: TileLayout | null = null, quiet = false): Promise<PreparedProblem> {
+  const { options: o, preset, net, notice: tell, stage } = setup;
+  const notice = quiet ? () => {} : tell;
+  const texture = setup.content === null;
+  const styleSizes = setup.styles.map((s) => styleSize(s.image, size, o));
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
   const unguided = { ...objectiveSpec(o, preset, net, size, smallest, notice, texture), circular: o.tileable };
   const spec = o.contentMasks ? { ...unguided, style: await guidedTerms(o, preset, net, unguided.style, size, styleSizes, notice) } : unguided;
@@ -381,28 +432,50 @@ export async function prepareProblem(
   const minSide = net.minSide(layerList);
   for (const [what, s] of [['output', size] as const, ...styleSizes.map((s) => ['style image', s] as const)]) {
     if (s.width < minSide || s.height < minSide) {
-      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size or an image of a less extreme aspect ratio`);
+      throw new OptionError(`the ${what} would be ${s.width}×${s.height} px, but layers ${layerList.join(', ')} need at least ${minSide}×${minSide}; use a larger --size (or --min-size) or an image of a less extreme aspect ratio`);
     }
   }
-  const content = contentRaw ? toPlanar(await resizeImage(contentRaw, size.width, size.height)) : null;
-  const sized = await Promise.all(stylesRaw.map(async (s, i) => ({ image: toPlanar(await resizeImage(s, styleSizes[i]!.width, styleSizes[i]!.height)), weight: blend[i]! })));
+  const content = setup.content ? toPlanar(await resizeImage(setup.content, size.width, size.height)) : null;
+  const sized = await Promise.all(setup.styles.map(async (s, i) => ({ image: toPlanar(await resizeImage(s.image, styleSizes[i]!.width, styleSizes[i]!.height)), weight: s.weight })));
   // colour: the style images matched to the content (Gatys et al. 2017 §5), before their targets
   const styles = sized.map((s) => ({
     ...s, image: !content ? s.image : o.luminanceOnly ? matchLuminance(s.image, content) : o.colorMatch ? matchColour(s.image, content, o.colorMatch) : s.image,
   }));
 
-  // targets and normalisation
-  checkAborted(control.signal);
-  const engine = control.engine ?? (await resolveEngine(o.engine));
-  const sessionOpts = sessionOptions(o);
-  stage(`computing the targets (${content ? `${size.width}×${size.height} content, ` : ''}${styles.length} style image${styles.length > 1 ? 's' : ''})`);
-  const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
+  // targets, normalisation, graph and session
+  checkAborted(setup.signal);
+  const { engine, sessionOptions: sessionOpts } = setup;
   const normalised = wantsAutoNormalise(o, preset, net);
-  const objective = normalised ? autoNormalise(targeted) : targeted;
-
-  // graph and session
-  checkAborted(control.signal);
-  stage('building the objective graph');
-  const problem = await StyleProblem.create(engine, objective, sessionOpts);
+  let problem: Problem;
+  let objective: ObjectiveSpec;
+  if (tiles) {
+    stage(`computing the targets in blocks (${size.width}×${size.height}, ${tiles.blocks.length} blocks of ${tiles.blockWidth}×${tiles.blockHeight})`);
+    const t = await TiledProblem.create(engine, spec, content, styles, tiles, normalised, sessionOpts);
+    problem = t;
+    objective = t.objective;
+  } else {
+    stage(`computing the targets (${content ? `${size.width}×${size.height} content, ` : ''}${styles.length} style image${styles.length > 1 ? 's' : ''})`);
+    const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
+    const withWeights = normalised ? autoNormalise(targeted) : targeted;
+    objective = withWeights;
+    checkAborted(setup.signal);
+    stage('building the objective graph');
+    problem = await StyleProblem.create(engine, withWeights, sessionOpts);
+  }
   return { options: o, preset, net, width: size.width, height: size.height, content, styles, objective, autoNormalised: normalised, problem };
+}
+
+/**
+ * Sets up one problem at one size: {@link prepareSetup} then {@link problemAt}, whole when it fits
+ * the memory budget (`maxMemory`) and `tileSize` is not given, else in blocks (plan.ts).
+ * @param outputSize as for {@link prepareSetup}.
+ * @throws OptionError when it cannot fit, with the largest size that does.
+ */
+export async function prepareProblem(
+  request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number },
+): Promise<PreparedProblem> {
+  const setup = await prepareSetup(request, control, outputSize);
+  const o = setup.options;
+  const plan = planProblem(setup.spec, workPerPixel(setup.spec), setup.size, o, o.history, memoryBudget(o));
+  return problemAt(setup, setup.size, plan.tiles);
 }

@@ -90,8 +90,23 @@ export async function computeTargets(
   };
 }
 
+/**
+ * An objective to evaluate: the whole-image graph on one session ({@link StyleProblem}), or the
+ * same loss and gradient evaluated in blocks (tiled.ts).
+ */
+export interface Problem {
+  readonly width: number;
+  readonly height: number;
+  /**
+   * Evaluates the objective at `image` ([3,H,W] RGB 0–255 of this problem's size).
+   * @returns loss, terms (before weights) and gradient [3,H,W].
+   */
+  evaluate(image: Float32Array): Promise<Evaluation>;
+  dispose(): Promise<void>;
+}
+
 /** The objective of one problem, bound to a session. Create with {@link StyleProblem.create}. */
-export class StyleProblem {
+export class StyleProblem implements Problem {
   private constructor(
     private readonly session: Session,
     private readonly feeds: Record<string, HostTensor>,

@@ -14,6 +14,7 @@ import { stylize, StylizeEvent } from '../../src/pipeline/stylize.js';
 import { validateOptions } from '../../src/pipeline/options.js';
 import { score } from '../../src/pipeline/score.js';
 import { prepareProblem } from '../../src/pipeline/prepare.js';
+import type { TargetedTerm } from '../../src/losses/unit.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/image/io-node.js';
 import { exitCodeOf } from '../../src/errors.js';
 import { pngHeaderOnly } from '../helpers.js';
@@ -187,7 +188,7 @@ test('--style-blend: each blended target lies between the single-style targets, 
     for (const p of [a, b, mix]) await p.problem.dispose();
     const stat = styleLoss === 'gram' ? 'gram' : 'mean';
     for (let l = 0; l < mix.objective.style.length; l++) {
-      const get = (p: typeof a) => (p.objective.style[l]!.target.tensors as Record<string, { data: Float32Array }>)[stat]!.data;
+      const get = (p: typeof a) => ((p.objective.style[l] as TargetedTerm).target.tensors as Record<string, { data: Float32Array }>)[stat]!.data;
       const [ta, tb, tm] = [get(a), get(b), get(mix)];
       let worst = 0;
       for (let i = 0; i < tm.length; i++) {

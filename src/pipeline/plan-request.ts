@@ -1,0 +1,39 @@
+/**
+ * `impasto plan` as a library call: the plan of the run a request would make (its scales, blocks,
+ * predicted peak memory and seconds per evaluation), without running it.
+ */
+import { memoryBudget } from './memory.js';
+import { maxEvaluationsOf } from './stylize.js';
+import { planRun } from './plan.js';
+import { prepareSetup, type ProblemRequest, type SetupControl } from './prepare.js';
+
+/** A plan, as `impasto plan --json` prints it. */
+export interface PlanReport {
+  /** The memory budget, bytes. */
+  readonly budget: number;
+  /** L-BFGS correction pairs the run would keep (undefined with Adam). */
+  readonly history?: number;
+  readonly scales: readonly { width: number; height: number; blocks: number; bytes: number; seconds: number; evaluations: number }[];
+  /** The largest predicted peak, bytes, and the seconds of every scale's evaluation budget. */
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly notes: readonly string[];
+}
+
+/**
+ * Plans the run `request` describes (reads the image headers and loads the network; no target or
+ * graph is computed).
+ * @throws OptionError as a run would, e.g. when nothing fits the memory budget.
+ */
+export async function planRequest(request: ProblemRequest, control: SetupControl = {}): Promise<PlanReport> {
+  const setup = await prepareSetup(request, control);
+  const o = setup.options;
+  const plan = planRun(setup.spec, setup.net, o, setup.given, o.tileable ? setup.net.minSide(setup.net.layers) : 1);
+  for (const n of plan.notes) control.onNotice?.(n);
+  const evaluations = maxEvaluationsOf(o);
+  const scales = plan.scales.map((s) => ({ width: s.width, height: s.height, blocks: s.tiles?.blocks.length ?? 0, bytes: s.bytes, seconds: s.seconds, evaluations }));
+  return {
+    budget: memoryBudget(o), history: o.optimizer === 'lbfgs' ? plan.history : undefined, scales,
+    bytes: Math.max(...scales.map((s) => s.bytes)), seconds: scales.reduce((a, s) => a + s.seconds * s.evaluations, 0), notes: plan.notes,
+  };
+}
