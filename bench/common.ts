@@ -1,6 +1,10 @@
 /**
  * What every benchmark shares: its `--name value` arguments, the out/ folder, and contact sheets.
  */
+import { writeFile } from 'node:fs/promises';
+import { randomVggWeights, VGG_WIDTHS, type VggWeights } from '../src/networks/vgg.js';
+import { torchvisionConvIndices } from '../src/networks/weights/load.js';
+import { writeSafetensors, type NamedTensor } from '../src/networks/weights/safetensors.js';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import sharp, { type OverlayOptions } from 'sharp';
@@ -33,4 +37,19 @@ export async function contactSheet(file: string, rows: readonly (readonly RgbIma
     }
   }
   await sharp({ create: { width: cols * (tile + 4), height: rows.length * (tile + 4), channels: 3, background: '#ffffff' } }).composite(composites).png().toFile(file);
+}
+
+/** Writes a seeded random VGG-19 as safetensors in one convention; returns its path. */
+export async function randomFile(convention: 'caffe' | 'torchvision'): Promise<string> {
+  const w: VggWeights = randomVggWeights('vgg19', 0, VGG_WIDTHS);
+  const idx = torchvisionConvIndices('vgg19');
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, c] of w.convs) {
+    const key = convention === 'torchvision' ? `features.${idx.get(name)}` : name;
+    tensors.set(`${key}.weight`, { data: c.weight, shape: [...c.shape] });
+    tensors.set(`${key}.bias`, { data: c.bias, shape: [c.shape[0]] });
+  }
+  const file = `${outDir}random-vgg19-${convention}.safetensors`;
+  await writeFile(file, writeSafetensors(tensors));
+  return file;
 }

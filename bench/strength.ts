@@ -22,18 +22,14 @@
  * safetensors file with torchvision keys (RGB mean/std preprocessing) and one with Caffe names
  * (BGR minus the mean). No download.
  */
-import { writeFile } from 'node:fs/promises';
 import { resolveEngine } from '../src/engine/index.js';
 import { fromPlanar, readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
 import { histogramDistance, ssimLuma, styleDistance } from '../src/metrics/quality.js';
-import { randomVggWeights, vggNet, VGG_WIDTHS, type VggWeights } from '../src/networks/vgg.js';
-import { torchvisionConvIndices } from '../src/networks/weights/load.js';
-import { writeSafetensors } from '../src/networks/weights/safetensors.js';
-import type { NamedTensor } from '../src/networks/weights/safetensors.js';
+import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import { planSize, stylize } from '../src/pipeline/stylize.js';
 import type { StylizeOptions } from '../src/pipeline/options.js';
 import type { Image255 } from '../src/pipeline/problem.js';
-import { args, contactSheet, images as committedImages, opt, outDir } from './common.js';
+import { args, contactSheet, images as committedImages, opt, outDir, randomFile } from './common.js';
 
 const size = Number(opt('size', '256'));
 const iterations = Number(opt('iterations', '150'));
@@ -47,20 +43,6 @@ const extra = args.includes('--options') ? JSON.parse(opt('options', '{}')) as P
 const tag = opt('tag', 'sweep');
 const images = args.includes('--images') ? `${opt('images', '')}/` : committedImages;
 
-/** Writes a seeded random VGG-19 as safetensors in one convention; returns its path. */
-async function randomFile(convention: 'caffe' | 'torchvision'): Promise<string> {
-  const w: VggWeights = randomVggWeights('vgg19', 0, VGG_WIDTHS);
-  const idx = torchvisionConvIndices('vgg19');
-  const tensors = new Map<string, NamedTensor>();
-  for (const [name, c] of w.convs) {
-    const key = convention === 'torchvision' ? `features.${idx.get(name)}` : name;
-    tensors.set(`${key}.weight`, { data: c.weight, shape: [...c.shape] });
-    tensors.set(`${key}.bias`, { data: c.bias, shape: [c.shape[0]] });
-  }
-  const file = `${outDir}random-vgg19-${convention}.safetensors`;
-  await writeFile(file, writeSafetensors(tensors));
-  return file;
-}
 
 const NET_OPTIONS: Record<string, () => Promise<Partial<StylizeOptions>>> = {
   offline: async () => ({ network: 'offline' }),

@@ -78,6 +78,8 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private counter = 0;
   private readonly work = { values: 0, macs: 0 };
+  /** Elements of each node output, by value name (for `workload`'s liveness count). */
+  private readonly sizes = new Map<string, number>();
 
   /** @param dtype the floating type of this graph's tensors (float64 is used by tests). */
   constructor(readonly dtype: 'float32' | 'float64' = 'float32') {}
@@ -212,16 +214,31 @@ export class GraphBuilder {
    * The graph's work, for the memory and time model (pipeline/memory.ts): `values`, the elements
    * of every node output (the activations the runtime allocates, forward and backward); `macs`,
    * the multiply-adds of Conv, ConvTranspose, MatMul and Gemm; `constants`, the bytes of the
-   * initializers (the weights).
+   * initializers (the weights); `peakLive`, the most elements alive at once when the nodes run
+   * in the order they were emitted (each output lives from its node to its last reader; the
+   * graph's outputs to the end): the activations the runtime must hold at its peak.
    */
-  workload(): { values: number; macs: number; constants: number } {
+  workload(): { values: number; macs: number; constants: number; peakLive: number } {
     const constants = this.initializers.reduce((a, i) => a + i.data.length * (i.value.dtype === 'float64' || i.value.dtype === 'int64' ? 8 : 4), 0);
-    return { ...this.work, constants };
+    const lastUse = new Map<string, number>();
+    this.nodes.forEach((n, i) => n.input.forEach((v) => lastUse.set(v, i)));
+    for (const o of this.outputs) lastUse.set(o.name, Infinity);
+    let live = 0;
+    let peakLive = 0;
+    this.nodes.forEach((n, i) => {
+      for (const o of n.output) live += this.sizes.get(o) ?? 0;
+      peakLive = Math.max(peakLive, live);
+      for (const v of new Set([...n.input, ...n.output])) if (lastUse.get(v) === i || (!lastUse.has(v) && n.output.includes(v))) live -= this.sizes.get(v) ?? 0;
+    });
+    return { ...this.work, constants, peakLive };
   }
 
   private count(opType: string, inputs: readonly (Value | null)[], outs: readonly Value[]): void {
     const size = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
-    for (const o of outs) this.work.values += size(o.shape);
+    for (const o of outs) {
+      this.work.values += size(o.shape);
+      this.sizes.set(o.name, size(o.shape));
+    }
     const w = inputs[1]?.shape;
     if (opType === 'Conv' && w) this.work.macs += size(outs[0]!.shape) * size(w.slice(1));
     else if (opType === 'ConvTranspose' && w) this.work.macs += size(inputs[0]!.shape) * size(w.slice(1));

@@ -117,11 +117,11 @@ export function buildObjectiveGraph(spec: TargetedObjective): ObjectiveGraph {
  * The work of the objective graph of `spec` (GraphBuilder.workload), built without its targets:
  * what the memory and time model (pipeline/memory.ts) reads.
  */
-export function objectiveWorkload(spec: ObjectiveSpec): { values: number; macs: number; constants: number } {
+export function objectiveWorkload(spec: ObjectiveSpec): { values: number; macs: number; constants: number; peakLive: number } {
   return emitObjective(spec as TargetedObjective, false).workload;
 }
 
-function emitObjective(spec: TargetedObjective, withTargets: boolean): ObjectiveGraph & { workload: { values: number; macs: number; constants: number } } {
+function emitObjective(spec: TargetedObjective, withTargets: boolean): ObjectiveGraph & { workload: { values: number; macs: number; constants: number; peakLive: number } } {
   const terms = [...spec.content.map((t) => ({ t, mult: spec.alpha })), ...spec.style.map((t) => ({ t, mult: spec.beta }))];
   spec.net.checkLayers(terms.map(({ t }) => t.layer));
   const b = new GraphBuilder('float32');

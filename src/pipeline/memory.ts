@@ -2,12 +2,13 @@
  * The memory and time model: a problem's peak resident memory and seconds per evaluation,
  * predicted before any work from the objective graph's own workload (GraphBuilder.workload):
  *
- *   peak  = B₀ + W + a·4·V·px + host          seconds per evaluation = t₀ + c·C·px
+ *   peak  = B₀ + k·W + a·4·P·px + host        seconds per evaluation = t₀ + (c·C + e·V)·px
  *
- * where px = H·W of the evaluated image (a block's, when tiled), V and C the graph's values
- * (node-output elements, forward and backward) and multiply-adds per pixel, W the bytes of its
- * weights, and host the optimiser's and driver's image-sized Float32Arrays (`hostBytes`).
- * B₀, a, t₀ and c are fitted by bench/plan.ts on the reference machine (2-core AMD EPYC, ORT
+ * where px = H·W of the evaluated image (a block's, when tiled); P the elements alive at the
+ * graph's peak, C its multiply-adds and V its node-output elements (the memory traffic: the
+ * offline network's wide full-resolution maps make it memory-bound), each per pixel; W the bytes of its
+ * weights (held k times: the loaded network, the serialised graph, the session), and host the optimiser's and driver's image-sized Float32Arrays (`hostBytes`).
+ * B₀, k, a, t₀ and c are fitted by bench/plan.ts on the reference machine (2-core AMD EPYC, ORT
  * 1.x, no memory arena above 384² px); the bench prints the fit and its errors at 256, 512 and
  * 1024 px for VGG-19 and the offline network. The time constants are this machine's: on
  * another, scale them by its speed.
@@ -25,12 +26,16 @@ import { objectiveWorkload, type ObjectiveSpec } from '../losses/objective.js';
 export const MODEL = {
   /** B₀: the runtime's own resident memory (Node, ORT, sharp), bytes. */
   baseBytes: 0.30e9,
-  /** a: resident bytes per byte of graph values (the share of the values alive at the peak). */
-  valueShare: 0.25,
+  /** k: copies of the weights resident at the peak. */
+  weightCopies: 3,
+  /** a: resident bytes per byte of the graph's peak live values. */
+  liveShare: 1,
   /** t₀: seconds per evaluation at any size (session run overhead, copying the gradient). */
   baseSeconds: 0.01,
   /** c: seconds per multiply-add, on this machine with all its cores. */
-  secondsPerMac: 1e-10,
+  secondsPerMac: 5e-12,
+  /** e: seconds per node-output element (memory traffic). */
+  secondsPerValue: 5e-10,
   /** Tiled time per evaluation ÷ the blocks' objective time. */
   tiledTime: 1.5,
 } as const;
@@ -38,6 +43,8 @@ export const MODEL = {
 /** The graph's work per pixel, measured on one small build and scaled (pooling floors aside, it is linear in the pixels). */
 export interface WorkPerPixel {
   readonly valuesPerPixel: number;
+  /** Elements alive at the graph's peak (GraphBuilder.workload `peakLive`), per pixel. */
+  readonly livePerPixel: number;
   readonly macsPerPixel: number;
   readonly weightBytes: number;
 }
@@ -49,7 +56,7 @@ const REFERENCE_SIDE = 256;
 export function workPerPixel(spec: ObjectiveSpec): WorkPerPixel {
   const side = Math.max(REFERENCE_SIDE, spec.net.minSide([...spec.content, ...spec.style].map((t) => t.layer)));
   const w = objectiveWorkload({ ...spec, width: side, height: side });
-  return { valuesPerPixel: w.values / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
+  return { valuesPerPixel: w.values / side ** 2, livePerPixel: w.peakLive / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
 }
 
 /** Image-sized Float32Arrays the run keeps for the whole image: the optimiser's, the content, the average and the gradient. */
@@ -64,13 +71,14 @@ export function hostBytes(pixels: number, o: { optimizer: 'lbfgs' | 'adam'; hist
 /** Predicted peak bytes of one problem: untiled (`blockPixels` null) or in blocks of that many px. */
 export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1]): number {
   const graphPixels = blockPixels ?? pixels;
-  return MODEL.baseBytes + work.weightBytes + MODEL.valueShare * 4 * work.valuesPerPixel * graphPixels + hostBytes(pixels, o);
+  return MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + MODEL.liveShare * 4 * work.livePerPixel * graphPixels + hostBytes(pixels, o);
 }
 
 /** Predicted seconds per evaluation: untiled, or `blocks` blocks of `blockPixels` px. */
 export function predictSeconds(work: WorkPerPixel, pixels: number, tiles: { blocks: number; blockPixels: number } | null): number {
-  if (!tiles) return MODEL.baseSeconds + MODEL.secondsPerMac * work.macsPerPixel * pixels;
-  return MODEL.baseSeconds + MODEL.tiledTime * tiles.blocks * MODEL.secondsPerMac * work.macsPerPixel * tiles.blockPixels;
+  const perPixel = MODEL.secondsPerMac * work.macsPerPixel + MODEL.secondsPerValue * work.valuesPerPixel;
+  if (!tiles) return MODEL.baseSeconds + perPixel * pixels;
+  return MODEL.baseSeconds + MODEL.tiledTime * tiles.blocks * perPixel * tiles.blockPixels;
 }
 
 /** Bytes the machine can still give: MemAvailable from /proc/meminfo (Linux), else os.freemem(). */
@@ -93,11 +101,13 @@ export function memoryBudget(o: { maxMemory?: number }): number {
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
 /**
- * The largest longest side (px) of an image of this aspect ratio whose untiled problem fits.
+ * The largest longest side (px) of an image of this aspect ratio that fits: whole (`blockPixels`
+ * null), or in blocks of `blockPixels` px, where only the image's own arrays grow with its size.
  */
-export function largestFitting(work: WorkPerPixel, aspect: number, budget: number, o: Parameters<typeof hostBytes>[1]): number {
-  const perPixel = MODEL.valueShare * 4 * work.valuesPerPixel + hostBytes(1, o);
-  const pixels = Math.max(0, (budget - MODEL.baseBytes - work.weightBytes) / perPixel);
+export function largestFitting(work: WorkPerPixel, aspect: number, budget: number, o: Parameters<typeof hostBytes>[1], blockPixels: number | null = null): number {
+  const graph = MODEL.liveShare * 4 * work.livePerPixel;
+  const perPixel = hostBytes(1, o) + (blockPixels === null ? graph : 0);
+  const pixels = Math.max(0, (budget - MODEL.baseBytes - MODEL.weightCopies * work.weightBytes - (blockPixels === null ? 0 : graph * blockPixels)) / perPixel);
   return Math.floor(Math.sqrt(pixels * Math.max(aspect, 1 / aspect)));
 }
 

@@ -4,7 +4,8 @@
  */
 import { memoryBudget } from './memory.js';
 import { maxEvaluationsOf } from './stylize.js';
-import { planRun } from './plan.js';
+import { planRun, type RunPlan } from './plan.js';
+import type { StylizeOptions } from './options.js';
 import { prepareSetup, type ProblemRequest, type SetupControl } from './prepare.js';
 
 /** A plan, as `impasto plan --json` prints it. */
@@ -21,14 +22,31 @@ export interface PlanReport {
 }
 
 /**
- * Plans the run `request` describes (reads the image headers and loads the network; no target or
- * graph is computed).
+ * Plans the run `request` describes: reads the image headers and loads the network; decodes no
+ * image and computes no target or graph.
  * @throws OptionError as a run would, e.g. when nothing fits the memory budget.
  */
 export async function planRequest(request: ProblemRequest, control: SetupControl = {}): Promise<PlanReport> {
-  const setup = await prepareSetup(request, control);
-  const o = setup.options;
-  const plan = planRun(setup.spec, setup.net, o, setup.given, o.tileable ? setup.net.minSide(setup.net.layers) : 1);
+  /** Thrown by the hook once the plan is made: nothing is decoded. */
+  class Planned extends Error {
+    constructor(readonly plan: RunPlan, readonly o: StylizeOptions) {
+      super('planned');
+    }
+  }
+  let made: Planned;
+  try {
+    await prepareSetup(request, {
+      ...control,
+      beforeDecode: (spec, net, o, given) => {
+        throw new Planned(planRun(spec, net, o, given, o.tileable ? net.minSide(net.layers) : 1), o);
+      },
+    });
+    throw new Error('the set-up did not reach its planning stage');
+  } catch (err) {
+    if (!(err instanceof Planned)) throw err;
+    made = err;
+  }
+  const { plan, o } = made;
   for (const n of plan.notes) control.onNotice?.(n);
   const evaluations = maxEvaluationsOf(o);
   const scales = plan.scales.map((s) => ({ width: s.width, height: s.height, blocks: s.tiles?.blocks.length ?? 0, bytes: s.bytes, seconds: s.seconds, evaluations }));

@@ -75,8 +75,10 @@ export function planProblem(
   if (o.tileSize === undefined && whole <= budget) {
     return { ...size, tiles: null, bytes: whole, seconds: predictSeconds(work, pixels, null) };
   }
-  const refuse = (why: string) => {
-    const longest = largestFitting(work, size.width / size.height, budget, host);
+  /** The smallest blocks worth planning: 512 px a side (or the image, when smaller). */
+  const smallBlocks = Math.min(512 * 512, pixels);
+  const refuse = (why: string, tiled = true) => {
+    const longest = Math.min(Math.max(size.width, size.height) - 1, largestFitting(work, size.width / size.height, budget, host, tiled ? smallBlocks : null));
     return new OptionError(
       `a ${size.width}×${size.height} px image needs about ${gb(whole)} of memory, more than the ${gb(budget)} allowed (--max-memory), and ${why}; `
         + `use --size ${longest} or less, or raise --max-memory if the machine has the memory`,
@@ -87,23 +89,23 @@ export function planProblem(
     checkTileable(spec);
   } catch (err) {
     if (o.tileSize !== undefined) throw err;
-    throw refuse(`it cannot be evaluated in blocks: ${(err as Error).message.replace(/; use .*$/, '')}`);
+    throw refuse(`it cannot be evaluated in blocks: ${(err as Error).message.replace(/; use .*$/, '')}`, false);
   }
   let side = o.tileSize;
   if (side === undefined) {
-    const room = budget - MODEL.baseBytes - work.weightBytes - hostBytes(pixels, host);
-    side = Math.floor(Math.sqrt(Math.max(0, room / (MODEL.valueShare * 4 * work.valuesPerPixel))));
+    const room = budget - MODEL.baseBytes - MODEL.weightCopies * work.weightBytes - hostBytes(pixels, host);
+    side = Math.floor(Math.sqrt(Math.max(0, room / (MODEL.liveShare * 4 * work.livePerPixel))));
   }
   let tiles: TileLayout;
   try {
     tiles = tileLayout(size.width, size.height, spec.net, layers, Math.min(side, Math.max(size.width, size.height)));
   } catch (err) {
     if (o.tileSize !== undefined || !(err instanceof OptionError)) throw err;
-    throw refuse(`its own arrays (the image, the gradient and the optimiser's ${gb(hostBytes(pixels, host))}) leave no room for blocks`);
+    throw refuse(`even in blocks its own arrays (the image, the gradient and the optimiser's: ${gb(hostBytes(pixels, host))}) leave no room`);
   }
   const blockPixels = tiles.blockWidth * tiles.blockHeight;
   const bytes = predictBytes(work, pixels, blockPixels, host);
-  if (bytes > budget && o.tileSize === undefined) throw refuse('blocks small enough do not fit beside its own arrays');
+  if (bytes > budget && o.tileSize === undefined) throw refuse('even in blocks it does not fit beside its own arrays');
   return { ...size, tiles, bytes, seconds: predictSeconds(work, pixels, { blocks: tiles.blocks.length, blockPixels }) };
 }
 

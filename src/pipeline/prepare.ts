@@ -53,6 +53,11 @@ export interface SetupControl {
   signal?: AbortSignal;
   /** Told as each stage begins (e.g. 'computing the style targets'), so that no long step is silent. */
   onStage?: (stage: string) => void;
+  /**
+   * Called with the final objective (no targets) once the network is loaded and before any image
+   * is decoded: where the run is planned, and refused (by throwing) when it cannot fit.
+   */
+  beforeDecode?: (spec: ObjectiveSpec, net: FeatureNet, options: StylizeOptions, given: Partial<StylizeOptions>) => void;
 }
 
 /** A problem ready to evaluate, with everything that went into it. */
@@ -390,12 +395,6 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   }
   let size = outputSize ?? (contentDims ? planSize(contentDims, o) : textureSize(styleDims[0]!, o));
 
-  // load, one image at a time
-  stage(`reading ${(texture ? 0 : 1) + styleInputs.length} images`);
-  const content = contentInput === null ? null : await loadInput(contentInput);
-  const styles: { image: RgbImage; weight: number }[] = [];
-  for (const [i, s] of styleInputs.entries()) styles.push({ image: await loadInput(s), weight: blend[i]! });
-
   // network, and the final objective's layers (validated here, once)
   checkAborted(control.signal);
   stage('loading the network');
@@ -406,6 +405,15 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
   const spec = { ...objectiveSpec(o, preset, net, size, smallest, () => {}, texture), circular: o.tileable };
   const layers = [...spec.content, ...spec.style].map((l) => l.layer);
+  // the plan (memory) before anything is decoded
+  control.beforeDecode?.(spec, net, o, rest);
+
+  // load, one image at a time
+  checkAborted(control.signal);
+  stage(`reading ${(texture ? 0 : 1) + styleInputs.length} images`);
+  const content = contentInput === null ? null : await loadInput(contentInput);
+  const styles: { image: RgbImage; weight: number }[] = [];
+  for (const [i, s] of styleInputs.entries()) styles.push({ image: await loadInput(s), weight: blend[i]! });
   const engine = control.engine ?? (await resolveEngine(o.engine));
   return {
     options: o, given: rest, preset, net, content, styles, size, engine, sessionOptions: sessionOptions(o), layers, spec,
@@ -474,8 +482,12 @@ export async function problemAt(setup: Setup, size: { width: number; height: num
 export async function prepareProblem(
   request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number },
 ): Promise<PreparedProblem> {
-  const setup = await prepareSetup(request, control, outputSize);
-  const o = setup.options;
-  const plan = planProblem(setup.spec, workPerPixel(setup.spec), setup.size, o, o.history, memoryBudget(o));
-  return problemAt(setup, setup.size, plan.tiles);
+  let plan: ReturnType<typeof planProblem> | null = null;
+  const setup = await prepareSetup(request, {
+    ...control,
+    beforeDecode: (spec, _net, o) => {
+      plan = planProblem(spec, workPerPixel(spec), { width: spec.width, height: spec.height }, o, o.history, memoryBudget(o));
+    },
+  }, outputSize);
+  return problemAt(setup, setup.size, plan!.tiles);
 }

@@ -236,13 +236,16 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   }
   const emit = control.onEvent ?? (() => {});
   const t0 = performance.now();
+  let planned: RunPlan | null = null;
   const setup = await prepareSetup(request, {
     engine: control.engine, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
     onStage: (stage) => emit({ type: 'stage', stage }),
+    beforeDecode: (spec, net, options, given) => {
+      planned = planRun(spec, net, options, given, options.tileable ? net.minSide(net.layers) : 1);
+    },
   });
   const o = setup.options;
-  const tileMultiple = o.tileable ? setup.net.minSide(setup.net.layers) : 1;
-  const plan = planRun(setup.spec, setup.net, o, setup.given, tileMultiple);
+  const plan: RunPlan = planned!;
   for (const message of plan.notes) emit({ type: 'notice', message });
   const last = plan.scales.length - 1;
 

@@ -198,9 +198,10 @@ test('work is planned before it starts: a size over the memory budget and an ove
   const t0 = Date.now();
   const big = await impasto([img, style, '--size', '16384', '--max-memory', '8', '-o', path.join(dir, 'big.png')]);
   assert.equal(big.code, 2, big.stderr);
-  assert.match(big.stderr, /a 16384×12288 px image needs about \d+\.\d GB of memory, more than the 8\.0 GB allowed \(--max-memory\); use --size \d+ or less/);
+  assert.match(big.stderr, /a 16384×12288 px image needs about \d+\.\d+ GB of memory, more than the 8\.00 GB allowed \(--max-memory\), and even in blocks its own arrays .* leave no room; use --size \d+ or less/);
   const fits = Number(/use --size (\d+) or less/.exec(big.stderr)![1]);
-  assert.ok(fits > 512 && fits < 2048, `the suggested size ${fits} is plausible for 8 GB`);
+  // In blocks only the image's own arrays grow with it (L-BFGS with 3 pairs: 15 image-sized arrays).
+  assert.ok(fits > 4000 && fits < 12000, `the suggested size ${fits} is plausible for 8 GB in blocks`);
   assert.ok(Date.now() - t0 < 15_000, 'refused without doing the work');
 });
 

@@ -205,3 +205,50 @@ test('Adam with bounds clamps each update; maxIterations stops both optimisers a
   const m = await adam(f, new Float32Array(n), { maxEvals: 1000, maxIterations: 7 });
   assert.deepEqual([m.iterations, m.evaluations], [7, 8], 'Adam: 7 updates between 8 evaluated points');
 });
+
+test('resume: both optimisers continue from a step boundary to the very iterate an uninterrupted run reaches', async () => {
+  for (const method of ['lbfgs', 'adam'] as const) {
+    const run = (opts: Parameters<typeof lbfgs>[2]) => (method === 'lbfgs' ? lbfgs(rosenbrock, Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1.2)), opts) : adam(rosenbrock, new Float32Array(10), { ...opts, lr: 0.05 }));
+    const whole = await run({ maxIterations: 30, maxEvals: 1000, history: 4 });
+    let saved: ReturnType<NonNullable<Parameters<typeof lbfgs>[2]>['onStep'] & {}> | undefined;
+    let state: import('../../src/optimizers/types.js').OptimiserState | undefined;
+    const ac = new AbortController();
+    const first = await run({
+      maxIterations: 30, maxEvals: 1000, history: 4, signal: ac.signal,
+      onStep: (s) => {
+        if (s.iteration === 12) {
+          // serialise as a checkpoint would: copies of every array
+          const st = s.state();
+          state = st.kind === 'lbfgs'
+            ? { ...st, x: Float32Array.from(st.x), grad: Float32Array.from(st.grad), s: st.s.map((v) => Float32Array.from(v)), y: st.y.map((v) => Float32Array.from(v)) }
+            : { ...st, x: Float32Array.from(st.x), grad: Float32Array.from(st.grad), m: Float32Array.from(st.m), v: Float32Array.from(st.v) };
+          ac.abort();
+        }
+        return saved;
+      },
+    });
+    assert.equal(first.stopReason, 'aborted');
+    assert.equal(first.iterations, 12);
+    const rest = await run({ maxIterations: 30, maxEvals: 1000, history: 4, resume: state });
+    assert.equal(rest.iterations, whole.iterations, method);
+    assert.equal(rest.evaluations, whole.evaluations, `${method}: the budget counts the inherited evaluations`);
+    assert.deepEqual(Array.from(rest.x), Array.from(whole.x), `${method}: the same iterate, bit for bit`);
+    assert.equal(rest.loss, whole.loss);
+  }
+});
+
+test('tolerance: the run stops (converged) at the first step where the loss fell by less than the tolerance over the window', async () => {
+  const { f } = quadratic(100);
+  const losses: number[] = [];
+  // Adam's slow linear convergence on a quadratic (L-BFGS reaches its exact minimum first).
+  const r = await adam(f, new Float32Array(100), { maxEvals: 5000, lr: 0.01, tolerance: 1e-3, window: 5, onStep: (s) => { losses.push(s.loss); } });
+  assert.equal(r.stopReason, 'converged');
+  const all = [(await f(new Float32Array(100))).loss, ...losses];
+  const k = all.length - 1;
+  assert.ok((all[k - 5]! - all[k]!) / all[k - 5]! < 1e-3, 'the window condition holds at the stop');
+  for (let j = 5; j < k; j++) assert.ok((all[j - 5]! - all[j]!) / all[j - 5]! >= 1e-3, `and at no earlier step (${j})`);
+  const off = await adam(f, new Float32Array(100), { maxEvals: 5000, lr: 0.01, maxIterations: k + 20 });
+  assert.ok(off.iterations > k, 'without a tolerance it goes on');
+  const l = await lbfgs(rosenbrock, Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1.2)), { maxEvals: 1000, tolerance: 0.5, window: 3 });
+  assert.equal(l.stopReason, 'converged', 'L-BFGS stops too');
+});

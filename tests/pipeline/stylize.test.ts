@@ -30,8 +30,9 @@ test('stylize emits start, iterate… and done in order, and stops on an AbortSi
     { content: path.join(shared, 'tubingen.jpg'), style: path.join(shared, 'starry_night.jpg'), weights: net, size: 64, iterations: 1000, threads: 1, imageEvery: 2 },
     { signal: ac.signal, onEvent: (e) => { events.push(e); if (e.type === 'iterate' && e.iteration === 4) ac.abort(); } },
   );
-  assert.deepEqual(events.map((e) => e.type).filter((t) => t !== 'stage' && t !== 'notice'), ['start', 'iterate', 'iterate', 'iterate', 'iterate', 'done']);
-  assert.deepEqual(events.filter((e) => e.type === 'stage').map((e) => (e as { stage: string }).stage.split(' ')[0]), ['reading', 'loading', 'computing', 'building'], 'each set-up stage is announced');
+  assert.deepEqual(events.map((e) => e.type).filter((t) => t !== 'stage' && t !== 'notice'), ['start', 'scale', 'iterate', 'iterate', 'iterate', 'iterate', 'done']);
+  // The network comes first: the run is planned (memory) before any image is decoded.
+  assert.deepEqual(events.filter((e) => e.type === 'stage').map((e) => (e as { stage: string }).stage.split(' ')[0]), ['loading', 'reading', 'computing', 'building'], 'each set-up stage is announced');
   assert.equal(r.stopReason, 'aborted');
   assert.equal(r.iterations, 4);
   assert.deepEqual([r.image.width, r.image.height], [64, 48]);

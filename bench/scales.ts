@@ -1,0 +1,74 @@
+/**
+ * Coarse-to-fine against single-scale, and the defaults of iterate averaging, the tolerance stop
+ * and Adam's moments across scales.
+ *
+ * Every run is a library `stylize` on Tübingen × The Starry Night (tests/fixtures/images) at
+ * --size (default 512), timed by the wall clock in this process. Its `loss` is the loss of the
+ * written 8-bit image under the final size's objective: what `impasto score` of the PNG reports
+ * (tests/pipeline/first-hour.test.ts checks that equality), so every run is scored alike at the
+ * final size. Networks: `vgg` is a seeded random VGG-19 written to out/ as a safetensors file
+ * (torchvision convention), `offline` the embedded untrained network.
+ *
+ * Experiments (--experiment):
+ *   compare   single-scale at the final size with 300 evaluations (the baseline) against
+ *             coarse-to-fine (--min-size 128, √2) with --per-scale iterations each (a list)
+ *   average   coarse-to-fine with --average 0, 0.9, 0.99 (and --optimizer)
+ *   tolerance coarse-to-fine with --tolerance 0, 1e-3, 3e-3, 1e-2
+ *   moments   Adam, coarse-to-fine, moments reset against resized
+ * Prints a table per network with each run's loss, time, iterations and evaluations, and the
+ * ratios to the first row (the baseline of that experiment, measured in the same run); writes
+ * each image to out/scales-<experiment>-<network>-<row>.png.
+ *
+ * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
+ *        [--per-scale 50,100] [--optimizer lbfgs]
+ */
+import path from 'node:path';
+import { writeImage } from '../src/image/io-node.js';
+import { stylize, type StylizeResult } from '../src/pipeline/stylize.js';
+import type { StylizeOptions } from '../src/pipeline/options.js';
+import { images, opt, outDir, randomFile } from './common.js';
+
+const experiment = opt('experiment', 'compare');
+const size = Number(opt('size', '512'));
+const networks = opt('networks', 'vgg,offline').split(',');
+const perScale = opt('per-scale', '50,100').split(',').map(Number);
+const optimizer = opt('optimizer', 'lbfgs') as StylizeOptions['optimizer'];
+const content = path.join(images, 'tubingen.jpg');
+const style = path.join(images, 'starry_night.jpg');
+
+type Row = { name: string; options: Partial<StylizeOptions> };
+function rows(): Row[] {
+  const c2f = (iterations: number): Partial<StylizeOptions> => ({ minSize: 128, iterations, optimizer });
+  const defaultPerScale = perScale[0]!;
+  switch (experiment) {
+    case 'compare':
+      return [
+        { name: 'single scale, 300 evaluations', options: { minSize: size, iterations: 10_000, maxEvaluations: 300, optimizer } },
+        ...perScale.map((n) => ({ name: `coarse-to-fine, ${n} per scale`, options: c2f(n) })),
+      ];
+    case 'average':
+      return [0, 0.9, 0.99].map((d) => ({ name: `average ${d}`, options: { ...c2f(defaultPerScale), average: d } }));
+    case 'tolerance':
+      return [0, 1e-3, 3e-3, 1e-2].map((t) => ({ name: `tolerance ${t}`, options: { ...c2f(defaultPerScale), tolerance: t } }));
+    case 'moments':
+      return (['reset', 'resize'] as const).map((m) => ({ name: `adam, moments ${m}`, options: { ...c2f(defaultPerScale), optimizer: 'adam' as const, adamMoments: m } }));
+    default:
+      throw new Error(`unknown --experiment ${experiment}`);
+  }
+}
+
+for (const network of networks) {
+  const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+  console.log(`\n${experiment}, ${network}, ${size} px`);
+  console.log(`${'run'.padEnd(34)} ${'loss'.padEnd(11)} ${'vs first'.padEnd(9)} ${'time s'.padEnd(8)} ${'vs first'.padEnd(9)} iterations  evaluations  stops`);
+  let base: { loss: number; secs: number } | null = null;
+  for (const [i, row] of rows().entries()) {
+    const t0 = performance.now();
+    const r: StylizeResult = await stylize({ content, style, size, ...net, ...row.options });
+    const secs = (performance.now() - t0) / 1000;
+    base ??= { loss: r.loss, secs };
+    await writeImage(path.join(outDir, `scales-${experiment}-${network}-${i}.png`), r.image);
+    const stops = r.scales.map((s) => `${s.width}:${s.iterations}${s.stopReason === 'converged' ? 'c' : ''}`).join(' ');
+    console.log(`${row.name.padEnd(34)} ${r.loss.toExponential(4).padEnd(11)} ${(r.loss / base.loss).toFixed(3).padEnd(9)} ${secs.toFixed(1).padEnd(8)} ${(secs / base.secs).toFixed(3).padEnd(9)} ${String(r.iterations).padEnd(11)} ${String(r.evaluations).padEnd(12)} ${stops}`);
+  }
+}
