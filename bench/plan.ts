@@ -51,9 +51,13 @@ for (const network of networks) {
   }
 }
 
-/** Least squares y ≈ p + q·x + r·z (normal equations, 3×3). */
+/**
+ * Least squares y ≈ p + q·x + r·z in relative terms (each row divided by its y, so that the fit
+ * minimises the relative errors the 25 % target is about); normal equations, 3×3.
+ */
 function fit3(xs: number[], zs: number[], ys: number[]): [number, number, number] {
-  const rowsA = xs.map((x, i) => [1, x, zs[i]!]);
+  const rowsA = xs.map((x, i) => [1 / ys[i]!, x / ys[i]!, zs[i]! / ys[i]!]);
+  ys = ys.map(() => 1);
   const ata = [0, 1, 2].map((i) => [0, 1, 2].map((j) => rowsA.reduce((a, r) => a + r[i]! * r[j]!, 0)));
   const aty = [0, 1, 2].map((i) => rowsA.reduce((a, r, k) => a + r[i]! * ys[k]!, 0));
   // Gaussian elimination
@@ -69,6 +73,7 @@ function fit3(xs: number[], zs: number[], ys: number[]): [number, number, number
   return out as [number, number, number];
 }
 const [b0, a, w] = fit3(rows.map((r) => 4 * r.live * r.pixels), rows.map((r) => r.weights), rows.map((r) => r.rss - r.host));
+// (memory: the host arrays are known exactly and taken off before the fit)
 const [t0, c, e] = fit3(rows.map((r) => r.macs * r.pixels), rows.map((r) => r.values * r.pixels), rows.map((r) => r.secs));
 console.log(`\nfit: baseBytes ${(b0 / 1e9).toFixed(3)}e9, liveShare ${a.toFixed(3)}, weightCopies ${w.toFixed(2)}, baseSeconds ${t0.toFixed(4)}, secondsPerMac ${c.toExponential(3)}, secondsPerValue ${e.toExponential(3)}`);
 console.log(`in use: baseBytes ${(MODEL.baseBytes / 1e9).toFixed(3)}e9, liveShare ${MODEL.liveShare}, weightCopies ${MODEL.weightCopies}, baseSeconds ${MODEL.baseSeconds}, secondsPerMac ${MODEL.secondsPerMac.toExponential(3)}, secondsPerValue ${MODEL.secondsPerValue.toExponential(3)}`);

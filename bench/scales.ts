@@ -15,15 +15,23 @@
  *   average   coarse-to-fine with --average 0, 0.9, 0.99 (and --optimizer)
  *   tolerance coarse-to-fine with --tolerance 0, 1e-3, 3e-3, 1e-2
  *   moments   Adam, coarse-to-fine, moments reset against resized
+ *   preview   does a small preview look like the full-size result? Previews at 128 and 256 px
+ *             (each its own run, as a user would preview) against the --size result shrunk to
+ *             each preview's size: luminance SSIM between them, and each one's style distance
+ *             to the painting under an independent judge (a VGG-19 of other random weights,
+ *             seed 7, metrics/quality.ts), beside the photo's own distance
  * Prints a table per network with each run's loss, time, iterations and evaluations, and the
  * ratios to the first row (the baseline of that experiment, measured in the same run); writes
  * each image to out/scales-<experiment>-<network>-<row>.png.
  *
  * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
- *        [--per-scale 50,100] [--optimizer lbfgs]
+ *        [--per-scale 50,100] [--factor 1.414] [--optimizer lbfgs]
  */
 import path from 'node:path';
-import { writeImage } from '../src/image/io-node.js';
+import { readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
+import { resolveEngine } from '../src/engine/index.js';
+import { styleDistance, ssimLuma } from '../src/metrics/quality.js';
+import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
 import { stylize, type StylizeResult } from '../src/pipeline/stylize.js';
 import type { StylizeOptions } from '../src/pipeline/options.js';
 import { images, opt, outDir, randomFile } from './common.js';
@@ -33,12 +41,13 @@ const size = Number(opt('size', '512'));
 const networks = opt('networks', 'vgg,offline').split(',');
 const perScale = opt('per-scale', '50,100').split(',').map(Number);
 const optimizer = opt('optimizer', 'lbfgs') as StylizeOptions['optimizer'];
+const scaleFactor = Number(opt('factor', String(Math.SQRT2)));
 const content = path.join(images, 'tubingen.jpg');
 const style = path.join(images, 'starry_night.jpg');
 
 type Row = { name: string; options: Partial<StylizeOptions> };
 function rows(): Row[] {
-  const c2f = (iterations: number): Partial<StylizeOptions> => ({ minSize: 128, iterations, optimizer });
+  const c2f = (iterations: number): Partial<StylizeOptions> => ({ minSize: 128, scaleFactor, iterations, optimizer });
   const defaultPerScale = perScale[0]!;
   switch (experiment) {
     case 'compare':
@@ -55,6 +64,31 @@ function rows(): Row[] {
     default:
       throw new Error(`unknown --experiment ${experiment}`);
   }
+}
+
+if (experiment === 'preview') {
+  const engine = await resolveEngine();
+  const judge = vggNet(randomVggWeights('vgg19', 7), 'avg');
+  const judgeLayers = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1'];
+  const sized = async (img: RgbImage | string, w: number, h: number) => toPlanar(await resizeImage(typeof img === 'string' ? await readImage(img) : img, w, h));
+  for (const network of networks) {
+    const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+    const full = await stylize({ content, style, size, ...net, iterations: perScale[0]! });
+    console.log(`\npreview, ${network}: the ${size}-px result (${perScale[0]} per scale) against previews`);
+    for (const p of [128, 256]) {
+      const preview = await stylize({ content, style, size: p, ...net, iterations: perScale[0]! });
+      const { width, height } = preview.image;
+      const shrunk = await sized(full.image, width, height);
+      const prev = toPlanar(preview.image);
+      const paint = await sized(style, width, height);
+      const photo = await sized(content, width, height);
+      const d = async (img: typeof prev) => (await styleDistance(engine, judge, judgeLayers, img, paint)).toFixed(4);
+      console.log(`${p} px: SSIM(preview, result shrunk) ${ssimLuma(prev, shrunk).toFixed(3)}, SSIM(photo, result shrunk) ${ssimLuma(photo, shrunk).toFixed(3)}; style distance: preview ${await d(prev)}, result shrunk ${await d(shrunk)}, photo ${await d(photo)}`);
+      await writeImage(path.join(outDir, `scales-preview-${network}-${p}.png`), preview.image);
+    }
+    await writeImage(path.join(outDir, `scales-preview-${network}-${size}.png`), full.image);
+  }
+  process.exit(0);
 }
 
 for (const network of networks) {

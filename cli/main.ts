@@ -49,6 +49,7 @@ const SCORE_FLAGS: readonly FlagDef[] = [
 const USAGE = `Usage:
   impasto <content> <style...> [-o ${DEFAULT_OUTPUT.stylize}] [options]   repaint a photo in the style of one or more paintings
   impasto score <image> --content C --style S [options] [--json]   print each loss term of an existing image
+  impasto plan <content> <style...> [options] [--json]      each scale's size, blocks, predicted peak memory and time, before any work
   impasto texture <style...> [-o ${DEFAULT_OUTPUT.texture}] [--size PX | --width W --height H] [--tileable] [options]   a texture from the painting(s), from noise
   impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint the bundled photo (Tübingen) as the bundled painting (The Starry Night), offline; also writes <out>-sheet
   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
@@ -56,10 +57,10 @@ const USAGE = `Usage:
   impasto weights list | verify                          the weight cache
   impasto presets                                        the loss normalisation of each reference tool
 
-Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage, 3 unreadable input or failed download, 4 loss became NaN (last good image written), 130 interrupted (current image written).`;
+Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage (or a run that cannot fit --max-memory), 3 unreadable input, failed download or unusable checkpoint, 4 loss became NaN (last good image written), 130 interrupted (current image written; with --checkpoint, the run saved).`;
 
 function help(): string {
-  return `${USAGE}\n\nOptions (stylise, texture, demo and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n`;
+  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n`;
 }
 
 /** The presets table, in the paper's notation. */
@@ -296,7 +297,7 @@ async function runPlan(argv: string[]): Promise<number> {
   if (args.positionals.length < 2) throw new OptionError(`plan expects a content image and at least one style image, as for a stylisation, received ${args.positionals.length}; usage: impasto plan <content> <style...> [options] [--json]`);
   const json = Boolean(args.flags.json);
   const { planRequest } = await import('../src/pipeline/plan-request.js');
-  const plan = await planRequest({ ...args.options, content: args.positionals[0]!, style: args.positionals.slice(1) }, { onNotice: (m) => { if (!json) process.stderr.write(`note: ${m}\n`); } });
+  const plan = await planRequest({ ...args.options, content: args.positionals[0]!, style: args.positionals.slice(1) }, { onNotice: (m) => { if (!json) process.stderr.write(`note: ${m}\n`); }, onStage: stageLine(false) });
   if (json) {
     process.stdout.write(`${JSON.stringify(plan)}\n`);
     return EXIT_CODES.ok;

@@ -6,7 +6,10 @@
  *   bytes 0–7     magic `IMPCKPT1`
  *   bytes 8–11    u32 J, the header's length (at most 1 MiB)
  *   J bytes       the header, UTF-8 JSON ({@link CheckpointHeader})
- *   the arrays    float32, in the header's `arrays` order, each of its stated length
+ *   the arrays    float32, in the header's `arrays` order, each of its stated length: `x` (the
+ *                 iterate, or the scale's starting image), the optimiser's (`grad`; `s<i>`, `y<i>`
+ *                 or `m`, `v`), `average` (the iterate average's accumulator), `m0`, `v0` (Adam's
+ *                 moments carried into a scale)
  *   32 bytes      SHA-256 of everything before it
  * The file's size must be exactly 8 + 4 + J + 4·Σ lengths + 32.
  *
@@ -41,6 +44,8 @@ export interface CheckpointHeader {
   readonly optimiser: null | ({ kind: OptimiserState['kind']; loss: number; terms: Record<string, number>; iterations: number; evaluations: number; recent: number[]; pairs: number; offset: number });
   /** The iterate average's step count (0: none). */
   readonly averaged: number;
+  /** At a scale's start with Adam's resized moments (arrays `m0`, `v0`): the updates they had seen. */
+  readonly momentsSteps: number;
   /** Names and lengths of the float32 arrays that follow. */
   readonly arrays: readonly { name: string; length: number }[];
 }
@@ -83,6 +88,9 @@ export function stateOf(c: Checkpoint): OptimiserState | undefined {
   if (!o) return undefined;
   const a = c.arrays;
   const n = a.x!.length;
+  const wellFormed = (o.kind === 'lbfgs' || o.kind === 'adam') && typeof o.loss === 'number' && typeof o.terms === 'object' && o.terms !== null
+    && Array.isArray(o.recent) && o.recent.every((v) => typeof v === 'number') && [o.pairs, o.offset, o.iterations, o.evaluations].every((v) => Number.isInteger(v) && v >= 0);
+  if (!wellFormed) throw new CheckpointError(`the checkpoint's optimiser state is malformed; start the run again without --resume`);
   const want = ['grad', ...(o.kind === 'adam' ? ['m', 'v'] : Array.from({ length: o.pairs }, (_, i) => [`s${i}`, `y${i}`]).flat())];
   for (const name of want) {
     if (a[name]?.length !== n) throw new CheckpointError(`the checkpoint's ${o.kind} state lacks its array '${name}' of ${n} values; start the run again without --resume`);
@@ -150,7 +158,12 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     } catch {
       throw bad('its header is not JSON');
     }
-    if (header?.version !== 1 || !Array.isArray(header.arrays) || typeof header.fingerprint !== 'string') throw bad('its header is not a version-1 checkpoint header');
+    const ints = [header?.scale, header?.width, header?.height, header?.doneIterations, header?.doneEvaluations, header?.averaged, header?.momentsSteps];
+    if (header?.version !== 1 || !Array.isArray(header.arrays) || typeof header.fingerprint !== 'string' || !ints.every((v) => Number.isInteger(v) && v >= 0)
+      || !Array.isArray(header.scales) || (header.optimiser !== null && typeof header.optimiser !== 'object')) {
+      throw bad('its header is not a version-1 checkpoint header');
+    }
+    if (header.width * header.height > 2 ** 28) throw bad(`its image of ${header.width}×${header.height} px is larger than any run`);
     let total = 0;
     for (const a of header.arrays) {
       if (typeof a?.name !== 'string' || !Number.isInteger(a.length) || a.length < 0) throw bad('an array entry of its header is malformed');
@@ -173,6 +186,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     }
     const n = 3 * header.width * header.height;
     if (!arrays.x || arrays.x.length !== n) throw bad(`its image does not hold 3×${header.width}×${header.height} values`);
+    for (const name of ['average', 'm0', 'v0']) if (arrays[name] && arrays[name].length !== n) throw bad(`its array '${name}' does not hold ${n} values`);
     return { header, arrays };
   } finally {
     await fh.close();

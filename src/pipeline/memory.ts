@@ -13,31 +13,40 @@
  * 1024 px for VGG-19 and the offline network. The time constants are this machine's: on
  * another, scale them by its speed.
  *
- * Tiled evaluation (tiled.ts) holds one block's graph at a time: its peak is the block's, plus
- * the whole image's host arrays; its time is the blocks' pass-2 time × {@link MODEL}.tiledTime
- * (pass 1 and the content features add a forward each).
+ * Tiled evaluation (tiled.ts) runs one block's graph at a time: its peak is one block's graph,
+ * plus the whole image's host arrays, plus the blocks' content features when tiled.ts keeps them;
+ * its time is the blocks' objective time × {@link MODEL}.tiledTime (pass 1, and the content
+ * features when they are not kept, add a forward each).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { OptionError } from '../errors.js';
 import { objectiveWorkload, type ObjectiveSpec } from '../losses/objective.js';
 
-/** The fitted constants (bench/plan.ts). */
+/** Content features are kept between tiled evaluations when they take at most this many bytes (tiled.ts). */
+export const CONTENT_CACHE_BYTES = 256 * 2 ** 20;
+
+/**
+ * The fitted constants (bench/plan.ts, 2026-11-30, two runs of 6 sizes × networks; memory by
+ * least squares on the peak RSS less the host arrays, time by relative least squares).
+ */
 export const MODEL = {
   /** B₀: the runtime's own resident memory (Node, ORT, sharp), bytes. */
-  baseBytes: 0.30e9,
+  baseBytes: 0.245e9,
   /** k: copies of the weights resident at the peak. */
-  weightCopies: 3,
+  weightCopies: 5.15,
   /** a: resident bytes per byte of the graph's peak live values. */
-  liveShare: 1,
+  liveShare: 1.476,
   /** t₀: seconds per evaluation at any size (session run overhead, copying the gradient). */
-  baseSeconds: 0.01,
+  baseSeconds: 0.030,
   /** c: seconds per multiply-add, on this machine with all its cores. */
-  secondsPerMac: 5e-12,
+  secondsPerMac: 4.64e-12,
   /** e: seconds per node-output element (memory traffic). */
-  secondsPerValue: 5e-10,
-  /** Tiled time per evaluation ÷ the blocks' objective time. */
-  tiledTime: 1.5,
+  secondsPerValue: 5.99e-10,
+  /** Tiled time per evaluation ÷ the blocks' objective time (pass 1, the block graph's masks; measured 2.7 at 2000×1500 in 12 blocks on the offline network). */
+  tiledTime: 2.7,
+  /** Tiled graph memory ÷ one block's objective graph (the pass-1 and content sessions' arenas beside it). */
+  tiledMemory: 1.3,
 } as const;
 
 /** The graph's work per pixel, measured on one small build and scaled (pooling floors aside, it is linear in the pixels). */
@@ -47,6 +56,8 @@ export interface WorkPerPixel {
   readonly livePerPixel: number;
   readonly macsPerPixel: number;
   readonly weightBytes: number;
+  /** Content target elements per pixel (Σ over content layers of N_l/stride_l²): what tiling keeps per block when it fits. */
+  readonly contentPerPixel: number;
 }
 
 /** The reference side at which the workload is measured (large enough for any network's deepest layer). */
@@ -56,7 +67,12 @@ const REFERENCE_SIDE = 256;
 export function workPerPixel(spec: ObjectiveSpec): WorkPerPixel {
   const side = Math.max(REFERENCE_SIDE, spec.net.minSide([...spec.content, ...spec.style].map((t) => t.layer)));
   const w = objectiveWorkload({ ...spec, width: side, height: side });
-  return { valuesPerPixel: w.values / side ** 2, livePerPixel: w.peakLive / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
+  const contentPerPixel = spec.content.reduce((a, t) => {
+    const [h, ww] = spec.net.featureSize(t.layer, side, side);
+    return a + (spec.net.channels(t.layer) * h * ww) / side ** 2;
+  }, 0);
+  return {
+    contentPerPixel, valuesPerPixel: w.values / side ** 2, livePerPixel: w.peakLive / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
 }
 
 /** Image-sized Float32Arrays the run keeps for the whole image: the optimiser's, the content, the average and the gradient. */
@@ -68,10 +84,16 @@ export function hostBytes(pixels: number, o: { optimizer: 'lbfgs' | 'adam'; hist
   return vectors * 3 * 4 * pixels;
 }
 
-/** Predicted peak bytes of one problem: untiled (`blockPixels` null) or in blocks of that many px. */
-export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1]): number {
+/**
+ * Predicted peak bytes of one problem: untiled (`blockPixels` null) or in `blocks` blocks of
+ * `blockPixels` px, which also keep the content features of every block when they fit in
+ * tiled.ts's CONTENT_CACHE_BYTES.
+ */
+export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1], blocks = 1): number {
   const graphPixels = blockPixels ?? pixels;
-  return MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + MODEL.liveShare * 4 * work.livePerPixel * graphPixels + hostBytes(pixels, o);
+  const cache = blockPixels === null ? 0 : 4 * work.contentPerPixel * blockPixels * blocks;
+  const graph = MODEL.liveShare * 4 * work.livePerPixel * graphPixels * (blockPixels === null ? 1 : MODEL.tiledMemory);
+  return (cache <= CONTENT_CACHE_BYTES ? cache : 0) + MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + graph + hostBytes(pixels, o);
 }
 
 /** Predicted seconds per evaluation: untiled, or `blocks` blocks of `blockPixels` px. */
@@ -105,7 +127,7 @@ const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
  * null), or in blocks of `blockPixels` px, where only the image's own arrays grow with its size.
  */
 export function largestFitting(work: WorkPerPixel, aspect: number, budget: number, o: Parameters<typeof hostBytes>[1], blockPixels: number | null = null): number {
-  const graph = MODEL.liveShare * 4 * work.livePerPixel;
+  const graph = MODEL.liveShare * 4 * work.livePerPixel * (blockPixels === null ? 1 : MODEL.tiledMemory);
   const perPixel = hostBytes(1, o) + (blockPixels === null ? graph : 0);
   const pixels = Math.max(0, (budget - MODEL.baseBytes - MODEL.weightCopies * work.weightBytes - (blockPixels === null ? 0 : graph * blockPixels)) / perPixel);
   return Math.floor(Math.sqrt(pixels * Math.max(aspect, 1 / aspect)));

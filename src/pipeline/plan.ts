@@ -94,7 +94,7 @@ export function planProblem(
   let side = o.tileSize;
   if (side === undefined) {
     const room = budget - MODEL.baseBytes - MODEL.weightCopies * work.weightBytes - hostBytes(pixels, host);
-    side = Math.floor(Math.sqrt(Math.max(0, room / (MODEL.liveShare * 4 * work.livePerPixel))));
+    side = Math.floor(Math.sqrt(Math.max(0, room / (MODEL.liveShare * MODEL.tiledMemory * 4 * work.livePerPixel))));
   }
   let tiles: TileLayout;
   try {
@@ -104,7 +104,7 @@ export function planProblem(
     throw refuse(`even in blocks its own arrays (the image, the gradient and the optimiser's: ${gb(hostBytes(pixels, host))}) leave no room`);
   }
   const blockPixels = tiles.blockWidth * tiles.blockHeight;
-  const bytes = predictBytes(work, pixels, blockPixels, host);
+  const bytes = predictBytes(work, pixels, blockPixels, host, tiles.blocks.length);
   if (bytes > budget && o.tileSize === undefined) throw refuse('even in blocks it does not fit beside its own arrays');
   return { ...size, tiles, bytes, seconds: predictSeconds(work, pixels, { blocks: tiles.blocks.length, blockPixels }) };
 }

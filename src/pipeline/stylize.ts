@@ -299,6 +299,10 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
         if (o.bounds !== 'none') projectInto(x0, { lower: 0, upper: 255, mode: 'project' });
       } else x0 = await initImage(o, p.content, p.styles[0]!.image, width, height);
       const resume = fromCheckpoint ? stateOf(fromCheckpoint) : undefined;
+      const carried = fromCheckpoint?.arrays.m0 && fromCheckpoint.arrays.v0
+        ? { m: fromCheckpoint.arrays.m0, v: fromCheckpoint.arrays.v0, t: fromCheckpoint.header.momentsSteps }
+        : undefined;
+      const startMoments = fromCheckpoint ? carried : k === first ? undefined : moments;
       const average = o.average > 0
         ? new IterateAverage(o.average, fromCheckpoint?.arrays.average ?? new Float32Array(x0.length), fromCheckpoint?.header.averaged ?? 0)
         : null;
@@ -311,8 +315,11 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
         const header: Omit<CheckpointHeader, 'arrays'> = {
           version: 1, fingerprint: print, scale: k, width, height, doneIterations, doneEvaluations, initialLoss, scales: reports,
           optimiser: state ? stateHeader(state) : null, averaged: state && average ? average.count : 0,
+          momentsSteps: !state && startMoments ? startMoments.t : 0,
         };
         const arrays: Record<string, Float32Array> = state ? stateArrays(state) : { x: x0 };
+        // At a scale's start, Adam's resized moments (when carried) are part of the run.
+        if (!state && startMoments) Object.assign(arrays, { m0: startMoments.m, v0: startMoments.v });
         if (state && average) arrays.average = average.acc;
         await writeCheckpoint(o.checkpoint, header, arrays);
         emit({ type: 'checkpoint', file: o.checkpoint, scale: k, iteration: doneIterations + (state?.iterations ?? 0) });
@@ -338,7 +345,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
           await save(s.state());
         }
       };
-      const result = await optimise(o, plan.history, counted, x0, { resume, moments: k === first ? undefined : moments }, onStep, control.signal);
+      const result = await optimise(o, plan.history, counted, x0, { resume, moments: resume ? undefined : startMoments }, onStep, control.signal);
       const state = (lastState as (() => OptimiserState) | null)?.() ?? null;
       if (result.stopReason === 'aborted') await save(state);
       const out = average && average.count > 0 ? average.value() : result.x;

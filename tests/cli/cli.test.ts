@@ -220,3 +220,21 @@ test('usage mistakes exit 2 with the flag named: --json=false, a flag given twic
     assert.match(r.stderr, message);
   }
 });
+
+test('impasto plan: the scales, their blocks and predicted memory, as JSON, without decoding an image; --checkpoint in a missing folder fails first', async () => {
+  const img = path.join(shared, 'tubingen.jpg');
+  const style = path.join(shared, 'starry_night.jpg');
+  const r = await impasto(['plan', img, style, '--network', 'offline', '--size', '4000', '--max-memory', '4', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout) as { budget: number; scales: { width: number; height: number; blocks: number; bytes: number }[] };
+  assert.equal(plan.budget, 4e9);
+  assert.deepEqual([plan.scales[0]!.width, plan.scales.at(-1)!.width, plan.scales.at(-1)!.height], [128, 4000, 3000]);
+  assert.ok(plan.scales.at(-1)!.blocks > 1 && plan.scales.every((s) => s.bytes <= 4e9), JSON.stringify(plan.scales.at(-1)));
+  assert.match(r.stderr, /loading the network/);
+  assert.doesNotMatch(r.stderr, /reading/, 'no image is decoded');
+  const text = await impasto(['plan', img, style, '--network', 'offline', '--size', '512']);
+  assert.match(text.stdout, /^5 +512×384 +whole +\d\.\d\d GB/m);
+  const bad = await impasto([img, style, '--network', 'offline', '--checkpoint', path.join(dir, 'missing', 'run.ckpt'), '-o', path.join(dir, 'x.png')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid --checkpoint .*run\.ckpt: its folder .*missing does not exist or cannot be written/);
+});
