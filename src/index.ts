@@ -13,6 +13,11 @@
  */
 export { stylize, texture, planSize } from './pipeline/stylize.js';
 export type { StylizeEvent, StylizeResult, StylizeRequest, TextureRequest, RunControl, ImageInput } from './pipeline/stylize.js';
+export type { ScaleReport } from './pipeline/stylize.js';
+export { planRequest } from './pipeline/plan-request.js';
+export type { PlanReport } from './pipeline/plan-request.js';
+export { readCheckpoint } from './pipeline/checkpoint.js';
+export { CheckpointError } from './errors.js';
 export { score } from './pipeline/score.js';
 export type { ScoreResult, ScoreRequest } from './pipeline/score.js';
 export { OPTION_DEFS, OptionError, validateOptions } from './pipeline/options.js';

@@ -13,18 +13,16 @@
  * 1024 px for VGG-19 and the offline network. The time constants are this machine's: on
  * another, scale them by its speed.
  *
- * Tiled evaluation (tiled.ts) runs one block's graph at a time: its peak is one block's graph,
- * plus the whole image's host arrays, plus the blocks' content features when tiled.ts keeps them;
- * its time is the blocks' objective time × {@link MODEL}.tiledTime (pass 1, and the content
- * features when they are not kept, add a forward each).
+ * Tiled evaluation (tiled.ts) runs one block's graphs at a time: its peak is one block's graph
+ * (× {@link MODEL}.tiledMemory for the pass-1 session's arena beside it), plus the whole image's
+ * host arrays; its time is the blocks' objective time × {@link MODEL}.tiledTime (pass 1 and the
+ * content features add a forward each). Both factors are rough: see the README's print-size note.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { OptionError } from '../errors.js';
 import { objectiveWorkload, type ObjectiveSpec } from '../losses/objective.js';
 
-/** Content features are kept between tiled evaluations when they take at most this many bytes (tiled.ts). */
-export const CONTENT_CACHE_BYTES = 256 * 2 ** 20;
 
 /**
  * The fitted constants (bench/plan.ts, 2026-11-30, two runs of 6 sizes × networks; memory by
@@ -84,16 +82,11 @@ export function hostBytes(pixels: number, o: { optimizer: 'lbfgs' | 'adam'; hist
   return vectors * 3 * 4 * pixels;
 }
 
-/**
- * Predicted peak bytes of one problem: untiled (`blockPixels` null) or in `blocks` blocks of
- * `blockPixels` px, which also keep the content features of every block when they fit in
- * tiled.ts's CONTENT_CACHE_BYTES.
- */
-export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1], blocks = 1): number {
+/** Predicted peak bytes of one problem: untiled (`blockPixels` null) or in blocks of `blockPixels` px. */
+export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: number | null, o: Parameters<typeof hostBytes>[1]): number {
   const graphPixels = blockPixels ?? pixels;
-  const cache = blockPixels === null ? 0 : 4 * work.contentPerPixel * blockPixels * blocks;
   const graph = MODEL.liveShare * 4 * work.livePerPixel * graphPixels * (blockPixels === null ? 1 : MODEL.tiledMemory);
-  return (cache <= CONTENT_CACHE_BYTES ? cache : 0) + MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + graph + hostBytes(pixels, o);
+  return MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + graph + hostBytes(pixels, o);
 }
 
 /** Predicted seconds per evaluation: untiled, or `blocks` blocks of `blockPixels` px. */

@@ -17,11 +17,11 @@ export { OptionError } from '../errors.js';
 
 /** Steps per scale by default: coarse-to-fine at √2 from 128 px to 512 px took 0.34–0.44 of the time of single-scale at 300 evaluations (bench/scales.ts, README). */
 export const DEFAULT_ITERATIONS = 50;
-/** Iterate averaging off by default (bench/scales.ts). */
+/** Iterate averaging off by default: with L-BFGS, decay 0.9 ended 0.1–0.9 % and 0.99 ended 1.9–5.9 % higher (bench/scales.ts, README). */
 export const DEFAULT_AVERAGE = 0;
-/** The tolerance stop, off by default (bench/scales.ts). */
+/** The tolerance stop, off by default: 1e-3 and 3e-3 never fired in 50 steps a scale; 1e-2 saved 30 % of the evaluations for 0.4 % more loss (bench/scales.ts, README). */
 export const DEFAULT_TOLERANCE = 0;
-/** Adam's moments across scales (bench/scales.ts). */
+/** Adam's moments across scales: reset, as crowsonkb's fresh optimiser per scale (resize not measured against it). */
 export const DEFAULT_ADAM_MOMENTS = 'reset';
 
 /** Options of {@link stylize}, all validated. Images are paths or decoded RGB images. */

@@ -104,7 +104,7 @@ export function planProblem(
     throw refuse(`even in blocks its own arrays (the image, the gradient and the optimiser's: ${gb(hostBytes(pixels, host))}) leave no room`);
   }
   const blockPixels = tiles.blockWidth * tiles.blockHeight;
-  const bytes = predictBytes(work, pixels, blockPixels, host, tiles.blocks.length);
+  const bytes = predictBytes(work, pixels, blockPixels, host);
   if (bytes > budget && o.tileSize === undefined) throw refuse('even in blocks it does not fit beside its own arrays');
   return { ...size, tiles, bytes, seconds: predictSeconds(work, pixels, { blocks: tiles.blocks.length, blockPixels }) };
 }

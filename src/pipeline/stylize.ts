@@ -375,7 +375,9 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
     const file = await p!.problem.evaluate(toPlanar(rgb).data);
     // 'nan' when the returned point's own loss is not finite (nothing finite was ever reached, e.g.
     // an overflowing weight), or when the optimiser gave up after a NaN/Inf.
-    const stopReason = !Number.isFinite(result.loss) || (nan && result.stopReason === 'no-progress') ? 'nan' : result.stopReason;
+    // (An abort before a scale's first evaluation leaves no loss at all: that is 'aborted'.)
+    const stopReason = result.stopReason === 'aborted' ? 'aborted'
+      : !Number.isFinite(result.loss) || (nan && result.stopReason === 'no-progress') ? 'nan' : result.stopReason;
     emit({ type: 'done', stopReason, loss: file.loss, iterations: doneIterations, evaluations: doneEvaluations, elapsedMs: performance.now() - t0, scales: reports });
     return {
       image: rgb, loss: file.loss, optimiserLoss: result.loss, initialLoss, terms: file.terms,

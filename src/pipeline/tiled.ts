@@ -22,8 +22,11 @@
  *           image's N_l, M_l) + γ·L_tv^block (the differences its owned pixels start), and its whole
  *           gradient is added into the image's. Every owned feature's back-propagation stays inside
  *           its block, so the sum is the whole image's gradient.
- * Content targets P are the content image's features, computed per block in the same way; they
- * are kept when they fit in {@link CONTENT_CACHE_BYTES}, else recomputed in every evaluation.
+ * Content targets P are the content image's features, computed inside each block's pass-2 graph
+ * from the content image's block (a forward pass of the network, not differentiated): they never
+ * leave ONNX Runtime, so no block's features pile up in memory. (Handing them back to JavaScript,
+ * 128 channels at full resolution per block for the offline network, took a 4000×3000 run to
+ * 5.5 GB of resident memory.)
  *
  * Departure from Galerne et al.: they back-propagate each block's loss from all its features and
  * keep the gradient of the block's inner region, which is exact only with a margin of twice the
@@ -42,7 +45,6 @@ import { termKey, withTarget, type ImageStats, type LayerGeometry, type StatValu
 import type { FeatureNet } from '../networks/feature-net.js';
 import { OptionError } from '../errors.js';
 import type { Evaluation, Image255, Problem, StyleSource } from './problem.js';
-import { CONTENT_CACHE_BYTES } from './memory.js';
 
 
 /** One block: its origin in the image and the region it owns, [x0, x1) × [y0, y1) in image px. */
@@ -150,8 +152,12 @@ function ownedMask(net: FeatureNet, layout: TileLayout, block: Block, layer: str
 
 /** The block's pixels [3, bh, bw] copied out of a planar image [3, H, W]. */
 function crop(img: Float32Array, layout: TileLayout, block: Block): Float32Array {
+  return cropInto(new Float32Array(3 * layout.blockWidth * layout.blockHeight), img, layout, block);
+}
+
+/** The same, into `out` (which it returns). */
+function cropInto(out: Float32Array, img: Float32Array, layout: TileLayout, block: Block): Float32Array {
   const { width: W, height: H, blockWidth: bw, blockHeight: bh } = layout;
-  const out = new Float32Array(3 * bw * bh);
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < bh; y++) {
       const from = c * H * W + (block.y + y) * W + block.x;
@@ -204,9 +210,9 @@ function statsGraph(net: FeatureNet, h: number, w: number, terms: readonly TermS
 }
 
 /**
- * The content graph: a block of the content image → its features P at each content layer, and
- * each content term's value at zero features over the owned cells (their sum over blocks is the
- * term's `scale`, for the automatic normalisation).
+ * The content graph, run once per block at set-up: each content term's value at zero features
+ * over the block's owned cells (their sum over blocks is the term's `scale`, for the automatic
+ * normalisation).
  */
 function contentGraph(net: FeatureNet, h: number, w: number, terms: readonly TermSpec[], at: (term: TermSpec) => LayerGeometry): Uint8Array {
   const b = new GraphBuilder('float32');
@@ -216,7 +222,6 @@ function contentGraph(net: FeatureNet, h: number, w: number, terms: readonly Ter
   for (const term of terms) {
     const key = termKey(term);
     const p = feats.get(term.layer)!;
-    b.output(`P/${key}`, p);
     const [, , fh, fw] = p.shape as number[];
     const owned = t.mul(p, b.input(maskName(term.layer), [1, 1, fh!, fw!]), `${key}.owned`);
     b.output(`zero/${key}`, term.unit.termOf!(t, { features: t.scale(owned, 0, `${key}.zero`) }, { features: owned }, at(term), `content_${key}`));
@@ -240,10 +245,12 @@ function blockGraph(spec: ObjectiveSpec, h: number, w: number, at: (term: TermSp
       parts.push(t.reduceSum(t.mul(v, coef, `${key}.${stat}.c`), `${key}.${stat}.inner`));
     }
   }
+  // The content targets from the content image's block: a forward pass, not watched, so not differentiated.
+  const contentFeats = spec.content.length ? spec.net.build(t, b.input('content', [1, 3, h, w]), spec.content.map((x) => x.layer)) : new Map<string, Value>();
   for (const term of spec.content) {
     const key = termKey(term);
     const f = feats.get(term.layer)!;
-    const p = t.mul(b.input(`P/${key}`, f.shape), masks.get(term.layer)!, `${key}.P_owned`);
+    const p = t.mul(contentFeats.get(term.layer)!, masks.get(term.layer)!, `${key}.P_owned`);
     const v = term.unit.termOf!(t, { features: f }, { features: p }, at(term), `content_${key}`);
     b.output(`term/content/${key}`, v);
     if (spec.alpha * term.weight !== 0) parts.push(t.scale(v, spec.alpha * term.weight, `${key}.weighted`));
@@ -293,10 +300,26 @@ async function session(engine: Engine, model: Uint8Array, opts: SessionOptions):
   return engine.createSession(model, { ...opts, arena: true, memPattern: false });
 }
 
-/** A block's features and masks feeds, made once. */
-interface BlockFeeds {
-  readonly block: Block;
-  readonly masks: Record<string, HostTensor>;
+/**
+ * The owned masks of the blocks, made once per distinct shape of owned region: most blocks own the
+ * same rectangle relative to their origin, so a few sets of masks serve them all.
+ */
+class MaskSets {
+  private readonly sets = new Map<string, Record<string, HostTensor>>();
+  constructor(private readonly net: FeatureNet, private readonly layout: TileLayout, private readonly layers: readonly string[]) {}
+
+  of(block: Block): Record<string, HostTensor> {
+    const { x0, x1, y0, y1 } = block.owned;
+    const { width: W, height: H } = this.layout;
+    const key = [x0 - block.x, y0 - block.y, x1 === W ? 'end' : x1 - block.x, y1 === H ? 'end' : y1 - block.y].join();
+    let set = this.sets.get(key);
+    if (!set) {
+      set = { [maskName('pixels')]: ownedMask(this.net, this.layout, block, null) };
+      for (const layer of new Set(this.layers)) set[maskName(layer)] = ownedMask(this.net, this.layout, block, layer);
+      this.sets.set(key, set);
+    }
+    return set;
+  }
 }
 
 /** The statistics of a whole image, summed block by block (float64), for `terms`. */
@@ -347,15 +370,21 @@ export function checkTileable(spec: Pick<ObjectiveSpec, 'content' | 'style' | 'c
 
 /** The objective of one problem, evaluated in blocks. Create with {@link TiledProblem.create}. */
 export class TiledProblem implements Problem {
+  /** One block's image and content pixels, reused for every block (ORT reads them during each run only). */
+  private readonly imageBlock: Float32Array;
+  private readonly contentBlock: Float32Array;
+
   private constructor(
     readonly objective: ObjectiveSpec,
     readonly layout: TileLayout,
-    private readonly blocks: readonly BlockFeeds[],
+    private readonly masks: MaskSets,
     private readonly content: Image255 | null,
-    private readonly contentCache: (Record<string, HostTensor> | null)[],
     private readonly targetFeeds: Record<string, HostTensor>,
-    private readonly sessions: { stats: Session | null; content: Session | null; block: Session; global: Session | null },
-  ) {}
+    private readonly sessions: { stats: Session | null; block: Session; global: Session | null },
+  ) {
+    this.imageBlock = new Float32Array(3 * layout.blockWidth * layout.blockHeight);
+    this.contentBlock = new Float32Array(content ? this.imageBlock.length : 0);
+  }
 
   get width(): number {
     return this.layout.width;
@@ -374,16 +403,13 @@ export class TiledProblem implements Problem {
     engine: Engine, spec: ObjectiveSpec, content: Image255 | null, styles: readonly StyleSource[], layout: TileLayout, normalise: boolean, opts: SessionOptions,
   ): Promise<TiledProblem> {
     checkTileable(spec);
+    if (spec.content.length && !content) throw new Error('content terms need a content image');
     const net = spec.net;
     const layers = [...spec.content, ...spec.style].map((x) => x.layer);
     const side = Math.max(layout.blockWidth, layout.blockHeight);
     const { blockHeight: bh, blockWidth: bw } = layout;
     const at = (term: TermSpec) => geometryOf(spec, term.layer);
-    const blocks: BlockFeeds[] = layout.blocks.map((block) => {
-      const masks: Record<string, HostTensor> = { [maskName('pixels')]: ownedMask(net, layout, block, null) };
-      for (const layer of new Set(layers)) masks[maskName(layer)] = ownedMask(net, layout, block, layer);
-      return { block, masks };
-    });
+    const masks = new MaskSets(net, layout, layers);
 
     // style targets: each style image's statistics summed over its own blocks
     const perStyle: { s: StyleSource; stats: Map<TermSpec, Record<string, HostTensor>> }[] = [];
@@ -397,26 +423,20 @@ export class TiledProblem implements Problem {
       return { term, targeted, scale: normalise ? term.unit.scale(targeted.target, at(term)) : 1 };
     });
 
-    // content: P per block (kept if small), and the term's scale summed over the blocks
-    const sessions = {
-      stats: spec.style.length ? await session(engine, statsGraph(net, bh, bw, spec.style), opts) : null,
-      content: spec.content.length && content ? await session(engine, contentGraph(net, bh, bw, spec.content, at), opts) : null,
-      block: null as unknown as Session,
-      global: null as Session | null,
-    };
+    // content: each term's scale (its value at zero features), summed over the blocks
     const contentScale = new Map<TermSpec, number>(spec.content.map((term) => [term, 0]));
-    const cache: (Record<string, HostTensor> | null)[] = [];
-    let cacheBytes = 0;
-    if (sessions.content && content) {
-      for (const bf of blocks) {
-        const out = await runContent(sessions.content, content, layout, bf, spec.content);
-        for (const term of spec.content) contentScale.set(term, contentScale.get(term)! + Number(out[`zero/${termKey(term)}`]!.data[0]));
-        const p: Record<string, HostTensor> = {};
-        for (const term of spec.content) p[`P/${termKey(term)}`] = out[`P/${termKey(term)}`]!;
-        cacheBytes += Object.values(p).reduce((a, v) => a + 4 * v.data.length, 0);
-        cache.push(p);
+    if (normalise && spec.content.length && content) {
+      const s = await session(engine, contentGraph(net, bh, bw, spec.content, at), opts);
+      try {
+        for (const block of layout.blocks) {
+          const feeds: Record<string, HostTensor> = { image: { data: crop(content.data, layout, block), dims: [1, 3, bh, bw] } };
+          for (const term of spec.content) feeds[maskName(term.layer)] = masks.of(block)[maskName(term.layer)]!;
+          const out = await s.run(feeds);
+          for (const term of spec.content) contentScale.set(term, contentScale.get(term)! + Number(out[`zero/${termKey(term)}`]!.data[0]));
+        }
+      } finally {
+        await s.dispose();
       }
-      if (cacheBytes > CONTENT_CACHE_BYTES) cache.length = 0; // recomputed in each evaluation instead
     }
     const weightOf = (term: TermSpec, scale: number) => {
       if (normalise && !(scale > 0)) throw new OptionError(`cannot normalise ${term.unit.role} layer ${termKey(term)}: its target is all zeros (a blank image?); give explicit layer weights instead`);
@@ -438,9 +458,12 @@ export class TiledProblem implements Problem {
       }
       shapes.set(term, sh);
     });
-    sessions.block = await session(engine, blockGraph(objective, bh, bw, at), opts);
-    sessions.global = objective.style.length ? await session(engine, globalGraph(objective, shapes), opts) : null;
-    return new TiledProblem(objective, layout, blocks, content, cache, targetFeeds, sessions);
+    const sessions = {
+      stats: objective.style.length ? await session(engine, statsGraph(net, bh, bw, objective.style), opts) : null,
+      block: await session(engine, blockGraph(objective, bh, bw, at), opts),
+      global: objective.style.length ? await session(engine, globalGraph(objective, shapes), opts) : null,
+    };
+    return new TiledProblem(objective, layout, masks, content, targetFeeds, sessions);
   }
 
   /** The loss, terms and gradient of the whole image, by the two passes of the file header. */
@@ -450,7 +473,7 @@ export class TiledProblem implements Problem {
     if (image.length !== 3 * layout.width * layout.height) {
       throw new Error(`image must hold 3×${layout.height}×${layout.width} = ${3 * layout.width * layout.height} values, received ${image.length}`);
     }
-    const crops = (bf: BlockFeeds): HostTensor => ({ data: crop(image, layout, bf.block), dims: [1, 3, bh, bw] });
+    const dims = [1, 3, bh, bw];
     const terms: Record<string, number> = {};
     let loss = 0;
 
@@ -458,8 +481,9 @@ export class TiledProblem implements Problem {
     const coefs: Record<string, HostTensor> = {};
     if (sessions.stats && sessions.global) {
       const acc = new Map<string, { sum: Float64Array; dims: readonly number[] }>();
-      for (const bf of this.blocks) {
-        const out = await sessions.stats.run({ image: crops(bf), ...pick(bf.masks, spec.style.map((x) => maskName(x.layer))) });
+      for (const block of layout.blocks) {
+        cropInto(this.imageBlock, image, layout, block);
+        const out = await sessions.stats.run({ image: { data: this.imageBlock, dims }, ...pick(this.masks.of(block), spec.style.map((x) => maskName(x.layer))) });
         for (const [name, v] of Object.entries(out)) {
           const a = acc.get(name) ?? { sum: new Float64Array(v.data.length), dims: v.dims };
           for (let i = 0; i < a.sum.length; i++) a.sum[i]! += Number(v.data[i]);
@@ -482,12 +506,15 @@ export class TiledProblem implements Problem {
     const grad = new Float32Array(image.length);
     const sums: Record<string, number> = { tv: 0 };
     for (const term of spec.content) sums[`content/${termKey(term)}`] = 0;
-    for (const [k, bf] of this.blocks.entries()) {
-      const p = spec.content.length && this.content && sessions.content
-        ? this.contentCache[k] ?? pickPrefixed(await runContent(sessions.content, this.content, layout, bf, spec.content), 'P/')
-        : {};
-      const out = await sessions.block.run({ image: crops(bf), ...bf.masks, ...coefs, ...p });
-      addBlock(grad, out.grad!.data as Float32Array, layout, bf.block);
+    for (const block of layout.blocks) {
+      cropInto(this.imageBlock, image, layout, block);
+      const feeds: Record<string, HostTensor> = { image: { data: this.imageBlock, dims }, ...this.masks.of(block), ...coefs };
+      if (spec.content.length && this.content) {
+        cropInto(this.contentBlock, this.content.data, layout, block);
+        feeds.content = { data: this.contentBlock, dims };
+      }
+      const out = await sessions.block.run(feeds);
+      addBlock(grad, out.grad!.data as Float32Array, layout, block);
       for (const name of Object.keys(sums)) sums[name]! += Number(out[`term/${name}`]!.data[0]);
     }
     for (const term of spec.content) {
@@ -501,26 +528,12 @@ export class TiledProblem implements Problem {
   }
 
   async dispose(): Promise<void> {
-    for (const s of [this.sessions.stats, this.sessions.content, this.sessions.block, this.sessions.global]) await s?.dispose();
+    for (const s of [this.sessions.stats, this.sessions.block, this.sessions.global]) await s?.dispose();
   }
-}
-
-/** Runs the content graph on one block of the content image. */
-function runContent(s: Session, content: Image255, layout: TileLayout, bf: BlockFeeds, terms: readonly TermSpec[]): Promise<Record<string, HostTensor>> {
-  return s.run({
-    image: { data: crop(content.data, layout, bf.block), dims: [1, 3, layout.blockHeight, layout.blockWidth] },
-    ...pick(bf.masks, terms.map((x) => maskName(x.layer))),
-  });
 }
 
 function pick(from: Record<string, HostTensor>, names: readonly string[]): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const n of names) out[n] = from[n]!;
-  return out;
-}
-
-function pickPrefixed(from: Record<string, HostTensor>, prefix: string): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const [n, v] of Object.entries(from)) if (n.startsWith(prefix)) out[n] = v;
   return out;
 }

@@ -81,6 +81,8 @@ test('checkpoint and resume: an interrupted run, resumed, ends where the uninter
       ['lbfgs, within the second scale', {}, 14],
       ['lbfgs, at the first scale', {}, 3],
       ['adam, averaged, moments resized', { optimizer: 'adam' as const, average: 0.9, adamMoments: 'resize' as const, learningRate: 4 }, 15],
+      // interrupted as the third scale begins: resumed from the scale's start, with Adam's carried moments
+      ['adam at a scale\'s start, moments resized', { optimizer: 'adam' as const, adamMoments: 'resize' as const, learningRate: 4 }, 'scale 2'],
     ] as const) {
       const req = { ...base, iterations: 8, ...extra };
       const whole = await stylize(req);
@@ -91,13 +93,20 @@ test('checkpoint and resume: an interrupted run, resumed, ends where the uninter
         signal: ac.signal,
         onEvent: (e) => {
           if (e.type === 'iterate' && e.iteration === stopAt) ac.abort();
+          if (e.type === 'scale' && `scale ${e.index}` === stopAt) ac.abort();
           if (e.type === 'checkpoint') written.push(e.iteration);
         },
       });
       assert.equal(cut.stopReason, 'aborted', name);
-      assert.ok(written.length >= 2 && written.at(-1) === stopAt, `${name}: checkpoints at ${written.join(', ')}, the last on the interrupt`);
       const ckpt = await readCheckpoint(file);
-      assert.ok(ckpt.header.optimiser, 'it holds the optimiser state');
+      if (typeof stopAt === 'number') {
+        assert.ok(written.length >= 2 && written.at(-1) === stopAt, `${name}: checkpoints at ${written.join(', ')}, the last on the interrupt`);
+        assert.ok(ckpt.header.optimiser, 'it holds the optimiser state');
+      } else {
+        assert.equal(ckpt.header.optimiser, null, 'a scale\'s start: its starting image and no optimiser state');
+        assert.equal(ckpt.header.scale, 2);
+        assert.ok(ckpt.arrays.m0 && ckpt.header.momentsSteps === 16, `Adam's moments carried in, after 16 updates (${ckpt.header.momentsSteps})`);
+      }
       const resumed = await stylize({ ...req, checkpoint: file, checkpointEvery: 4, resume: file });
       assert.equal(resumed.iterations, whole.iterations, name);
       assert.equal(resumed.evaluations, whole.evaluations, name);
