@@ -21,13 +21,8 @@ import { Tape } from '../graph/autodiff.js';
 /** Which total-variation form. */
 export type TvForm = 'l2' | 'l1';
 
-/**
- * @param image Image [1,3,H,W] float32, RGB 0–255 (tracked); H, W ≥ 2.
- * @param wrap also the seams of the image tiled (first row − last row, first column − last
- *        column), for textures that tile: then dh spans all H rows and dw all W columns.
- * @returns scalar Value L_tv.
- */
-export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', wrap = false): Value {
+/** dh [1,3,H−1,W] and dw [1,3,H,W−1] of the header. */
+function differences(t: Tape, image: ImageValue, label: string): { dh: Value; dw: Value } {
   const [, , h, w] = image.shape as [number, number, number, number];
   const dh = t.sub(
     t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),
@@ -39,6 +34,18 @@ export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', w
     t.slice(image, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.left`),
     `${label}.dw`,
   );
+  return { dh, dw };
+}
+
+/**
+ * @param image Image [1,3,H,W] float32, RGB 0–255 (tracked); H, W ≥ 2.
+ * @param wrap also the seams of the image tiled (first row − last row, first column − last
+ *        column), for textures that tile: then dh spans all H rows and dw all W columns.
+ * @returns scalar Value L_tv.
+ */
+export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', wrap = false): Value {
+  const [, , h, w] = image.shape as [number, number, number, number];
+  const { dh, dw } = differences(t, image, label);
   const reduce = (d: Value, l: string) => (form === 'l2' ? t.reduceSumSquare(d, l) : t.reduceSum(t.abs(d, `${l}.abs`), l));
   const total = t.add(reduce(dh, `${label}.h`), reduce(dw, `${label}.w`), wrap ? `${label}.inner` : label);
   if (!wrap) return total;
@@ -67,16 +74,7 @@ export function tvLoss(t: Tape, image: ImageValue, form: TvForm, label = 'tv', w
  */
 export function tvOfBlock(t: Tape, image: ImageValue, owned: Value, form: TvForm, label = 'tv'): Value {
   const [, , h, w] = image.shape as [number, number, number, number];
-  const dh = t.sub(
-    t.slice(image, { axes: [2], starts: [1], ends: [h] }, `${label}.down`),
-    t.slice(image, { axes: [2], starts: [0], ends: [h - 1] }, `${label}.up`),
-    `${label}.dh`,
-  );
-  const dw = t.sub(
-    t.slice(image, { axes: [3], starts: [1], ends: [w] }, `${label}.right`),
-    t.slice(image, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.left`),
-    `${label}.dw`,
-  );
+  const { dh, dw } = differences(t, image, label);
   // A mask of 0 and 1 commutes with the square and the absolute value: owned·d² = (owned·d)².
   const mh = t.mul(dh, t.slice(owned, { axes: [2], starts: [0], ends: [h - 1] }, `${label}.own_h`), `${label}.dh_owned`);
   const mw = t.mul(dw, t.slice(owned, { axes: [3], starts: [0], ends: [w - 1] }, `${label}.own_w`), `${label}.dw_owned`);
