@@ -20,7 +20,6 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { OptionError } from '../errors.js';
 import { objectiveWorkload, type ObjectiveSpec } from '../losses/objective.js';
 
 
@@ -54,8 +53,6 @@ export interface WorkPerPixel {
   readonly livePerPixel: number;
   readonly macsPerPixel: number;
   readonly weightBytes: number;
-  /** Content target elements per pixel (Σ over content layers of N_l/stride_l²): what tiling keeps per block when it fits. */
-  readonly contentPerPixel: number;
 }
 
 /** The reference side at which the workload is measured (large enough for any network's deepest layer). */
@@ -65,12 +62,8 @@ const REFERENCE_SIDE = 256;
 export function workPerPixel(spec: ObjectiveSpec): WorkPerPixel {
   const side = Math.max(REFERENCE_SIDE, spec.net.minSide([...spec.content, ...spec.style].map((t) => t.layer)));
   const w = objectiveWorkload({ ...spec, width: side, height: side });
-  const contentPerPixel = spec.content.reduce((a, t) => {
-    const [h, ww] = spec.net.featureSize(t.layer, side, side);
-    return a + (spec.net.channels(t.layer) * h * ww) / side ** 2;
-  }, 0);
   return {
-    contentPerPixel, valuesPerPixel: w.values / side ** 2, livePerPixel: w.peakLive / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
+    valuesPerPixel: w.values / side ** 2, livePerPixel: w.peakLive / side ** 2, macsPerPixel: w.macs / side ** 2, weightBytes: w.constants };
 }
 
 /** Image-sized Float32Arrays the run keeps for the whole image: the optimiser's, the content, the average and the gradient. */
@@ -113,7 +106,6 @@ export function memoryBudget(o: { maxMemory?: number }): number {
   return Math.max(0.5e9, availableBytes() - Math.max(0.5e9, 0.1 * os.totalmem()));
 }
 
-const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
 /**
  * The largest longest side (px) of an image of this aspect ratio that fits: whole (`blockPixels`
@@ -124,20 +116,4 @@ export function largestFitting(work: WorkPerPixel, aspect: number, budget: numbe
   const perPixel = hostBytes(1, o) + (blockPixels === null ? graph : 0);
   const pixels = Math.max(0, (budget - MODEL.baseBytes - MODEL.weightCopies * work.weightBytes - (blockPixels === null ? 0 : graph * blockPixels)) / perPixel);
   return Math.floor(Math.sqrt(pixels * Math.max(aspect, 1 / aspect)));
-}
-
-/**
- * Refuses an untiled problem predicted to exceed `budget` bytes.
- * @throws OptionError saying the prediction, the budget and the largest size that fits.
- */
-export function checkMemory(spec: ObjectiveSpec, o: Parameters<typeof hostBytes>[1], budget: number): void {
-  const work = workPerPixel(spec);
-  const pixels = spec.width * spec.height;
-  const need = predictBytes(work, pixels, null, o);
-  if (need <= budget) return;
-  const longest = largestFitting(work, spec.width / spec.height, budget, o);
-  throw new OptionError(
-    `a ${spec.width}×${spec.height} px image needs about ${gb(need)} of memory, more than the ${gb(budget)} allowed (--max-memory); `
-      + `use --size ${longest} or less, or raise --max-memory if the machine has the memory`,
-  );
 }

@@ -264,7 +264,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const first = resumed?.header.scale ?? 0;
   emit({
     type: 'start', width: setup.size.width, height: setup.size.height, network: setup.net.description, preset: setup.preset.name, styleLoss: o.styleLoss,
-    autoNormalised: wantsNormalise(setup), iterations: o.iterations * (plan.scales.length - first), maxEvaluations: maxEvaluationsOf(o),
+    autoNormalised: wantsAutoNormalise(o, setup.preset, setup.net), iterations: o.iterations * (plan.scales.length - first), maxEvaluations: maxEvaluationsOf(o),
     styleWeight: setup.spec.beta, firstScale: first,
     scales: plan.scales.map((s) => ({ width: s.width, height: s.height, blocks: s.tiles?.blocks.length ?? 0, bytes: s.bytes, seconds: s.seconds })),
   });
@@ -386,9 +386,4 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   } finally {
     await p?.problem.dispose();
   }
-}
-
-/** Whether the run's terms are auto-normalised (prepare.ts's rule). */
-function wantsNormalise(setup: { options: StylizeOptions; preset: Parameters<typeof wantsAutoNormalise>[1]; net: Parameters<typeof wantsAutoNormalise>[2] }): boolean {
-  return wantsAutoNormalise(setup.options, setup.preset, setup.net);
 }
