@@ -8,12 +8,9 @@
  * by the table; unknown flags are errors that name the closest ones; a flag given twice is an error.
  */
 import { parseArgs as nodeParseArgs } from 'node:util';
-import { OPTION_DEFS, OptionDef, OptionError, StylizeOptions, validateOption } from '../src/pipeline/options.js';
+import { flagOf, OPTION_DEFS, OptionDef, OptionError, StylizeOptions, validateOption } from '../src/pipeline/options.js';
 
-/** camelCase → kebab-case. */
-export function flagOf(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
+export { flagOf };
 
 /** A subcommand's own flag (not a stylisation option). */
 export interface FlagDef {

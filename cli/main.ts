@@ -5,6 +5,7 @@
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
  *   impasto texture <style...> [-o texture.png] [...]   texture synthesis: the style terms alone, from noise (--tileable: it wraps)
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
+ *   impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N]   the local web app and HTTP API (cli/serve.ts)
  *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
  *
@@ -24,6 +25,7 @@ import type { ImageInput, StylizeEvent } from '../src/pipeline/stylize.js';
 import { FlagDef, flagOf, flagsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
 import { WEIGHTS_FLAGS } from './weights-flags.js';
+import { SERVE_FLAGS } from './serve-flags.js';
 
 // The image library, ONNX Runtime and the weight loaders load only after the arguments and the
 // output path are checked (dynamic imports below), so that a mistake is reported in a fraction
@@ -52,6 +54,7 @@ const USAGE = `Usage:
   impasto plan <content> <style...> [options] [--json]      each scale's size, blocks, predicted peak memory and time, before any work
   impasto texture <style...> [-o ${DEFAULT_OUTPUT.texture}] [--size PX | --width W --height H] [--tileable] [options]   a texture from the painting(s), from noise
   impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint the bundled photo (Tübingen) as the bundled painting (The Starry Night), offline; also writes <out>-sheet
+  impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N] [--queue-size N]   the web app: upload, watch it paint, download (README: HTTP API)
   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
   impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]   a file downloaded elsewhere: checked, cached, made the default
   impasto weights list | verify                          the weight cache
@@ -60,7 +63,7 @@ const USAGE = `Usage:
 Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage (or a run that cannot fit --max-memory), 3 unreadable input, failed download or unusable checkpoint, 4 loss became NaN (last good image written), 130 interrupted (current image written; with --checkpoint, the run saved).`;
 
 function help(): string {
-  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n`;
+  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n\nserve takes:\n${flagsHelp(SERVE_FLAGS, false)}\n`;
 }
 
 /** The presets table, in the paper's notation. */
@@ -308,7 +311,7 @@ async function runPlan(argv: string[]): Promise<number> {
   for (const [i, s] of plan.scales.entries()) {
     process.stdout.write(`${String(i + 1).padEnd(7)}${`${s.width}×${s.height}`.padEnd(14)}${String(s.blocks || 'whole').padEnd(8)}${gb(s.bytes).padEnd(13)}${s.seconds.toFixed(3).padEnd(14)}${String(s.evaluations).padEnd(13)}${fmtSeconds(s.evaluations * s.seconds)}\n`);
   }
-  process.stdout.write(`total: at most ${fmtSeconds(plan.seconds)} of optimisation (each scale's evaluation budget; L-BFGS usually uses ~1.1 per iteration), peak ${gb(plan.bytes)}\n`);
+  process.stdout.write(`total: at most ${fmtSeconds(plan.seconds)} of optimisation (each scale's evaluation budget${plan.history !== undefined ? '; L-BFGS usually uses ~1.1 per iteration' : ''}), peak ${gb(plan.bytes)}\n`);
   return EXIT_CODES.ok;
 }
 
@@ -335,6 +338,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'plan') return await runPlan(argv.slice(1));
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
     if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
+    if (argv[0] === 'serve') return await (await import('./serve.js')).runServe(argv.slice(1));
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));
     return await runStylize(argv);
   } catch (err) {

@@ -66,24 +66,39 @@ async function checkRegular(file: string): Promise<void> {
  */
 export async function readImage(file: string): Promise<RgbImage> {
   await checkRegular(file);
+  return decode(file, `image ${file}`, 'the file', 'check the path');
+}
+
+/**
+ * Decodes an encoded image held in memory (an upload) as upright 8-bit sRGB, with the same checks
+ * and messages as {@link readImage}; `name` says which input it is (e.g. `upload "photo.jpg" (content)`).
+ * @throws ImageError for bytes that are not a supported image, a truncated one, or one over
+ *         `maxPixels` (default {@link MAX_INPUT_PIXELS}), checked from the header before decoding.
+ */
+export async function decodeImage(bytes: Uint8Array, name: string, maxPixels = MAX_INPUT_PIXELS): Promise<RgbImage> {
+  return decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, 'the upload', 'upload another file', maxPixels);
+}
+
+/** readImage and decodeImage: header (size limit), then the pixels. */
+async function decode(input: string | Buffer, name: string, what: string, fix: string, maxPixels = MAX_INPUT_PIXELS): Promise<RgbImage> {
   let meta: Metadata;
   try {
-    meta = await sharp(file, { limitInputPixels: false }).metadata();
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
     const msg = describe(err);
-    if (/missing|no such file/i.test(msg)) throw new ImageError(`cannot read image ${file}: the file does not exist; check the path`);
-    throw new ImageError(`cannot read image ${file}: expected a JPEG, PNG, WebP, TIFF, GIF or AVIF file, but it is not a readable image (${msg}); check that the file is an image and not truncated`);
+    if (typeof input === 'string' && /missing|no such file/i.test(msg)) throw new ImageError(`cannot read ${name}: the file does not exist; ${fix}`);
+    throw new ImageError(`cannot read ${name}: expected a JPEG, PNG, WebP, TIFF, GIF or AVIF file, but it is not a readable image (${msg}); check that ${what} is an image and not truncated`);
   }
   const w = meta.autoOrient?.width ?? meta.width ?? 0;
   const h = meta.autoOrient?.height ?? meta.height ?? 0;
-  if (w * h > MAX_INPUT_PIXELS) {
+  if (w * h > maxPixels) {
     throw new ImageError(
-      `image ${file} is ${w}×${h} px (${((w * h) / 1e6).toFixed(0)} Mpx); Impasto reads images up to ${MAX_INPUT_PIXELS / 1e6} Mpx. ` +
+      `${name} is ${w}×${h} px (${((w * h) / 1e6).toFixed(0)} Mpx); Impasto reads images up to ${Number((maxPixels / 1e6).toPrecision(3))} Mpx. ` +
         'Downscale it first (e.g. vips resize, or convert -resize); the output size is set by --size anyway',
     );
   }
   try {
-    const { data, info } = await sharp(file, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS })
+    const { data, info } = await sharp(input, { failOn: 'truncated', limitInputPixels: maxPixels })
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -93,7 +108,7 @@ export async function readImage(file: string): Promise<RgbImage> {
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err) {
-    throw new ImageError(`cannot decode image ${file}: ${describe(err)}; the file is corrupt or truncated; re-export or re-download it`);
+    throw new ImageError(`cannot decode ${name}: ${describe(err)}; ${what} is corrupt or truncated; re-export or re-download it`);
   }
 }
 
@@ -139,4 +154,10 @@ export async function writeImage(file: string, img: RgbImage): Promise<void> {
     await rm(tmp, { force: true });
     throw new ImageError(`cannot write ${file}: ${describe(err)}; check that the directory exists and is writable`);
   }
+}
+
+/** Encodes interleaved RGB as PNG bytes in memory (a job's preview or result). */
+export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

@@ -145,10 +145,16 @@ export interface OptionDef {
   readonly max?: number;
   /** false: a library option only, not a CLI flag (e.g. `imageEvery`: the CLI has no use for images in events). */
   readonly cli?: false;
+  /**
+   * Why a remote request (the web API, a queued job) may not set this option: it names a file on
+   * the machine that runs the job, or it is the operator's to choose (threads, memory, engine).
+   * Absent: remote requests may set it.
+   */
+  readonly local?: string;
 }
 
 export const OPTION_DEFS: readonly OptionDef[] = [
-  { key: 'weights', kind: 'string', doc: 'VGG weight file: safetensors, PyTorch .pth, Keras .h5, Caffe .caffemodel or ONNX', defaultText: 'none: --network' },
+  { key: 'weights', kind: 'string', doc: 'VGG weight file: safetensors, PyTorch .pth, Keras .h5, Caffe .caffemodel or ONNX', defaultText: 'none: --network', local: 'a path on the machine that runs the job' },
   { key: 'network', kind: 'string', doc: "network without --weights: auto (a cached VGG-19, else offline), the untrained offline network, or VGG with seeded random weights", default: 'auto', choices: ['auto', 'offline', 'random-vgg19', 'random-vgg16'] },
   { key: 'autoNormalise', kind: 'boolean', doc: 'scale-free per-layer weights, each divided by its term at zero features (He et al. 2016)', defaultText: 'preset impasto and the offline network: on' },
   { key: 'preset', kind: 'string', doc: "loss normalisation, pooling and default weights: impasto (the paper's terms, scale-free layer weights) or a reference tool's (see 'impasto presets')", default: 'impasto', choices: PRESET_NAMES },
@@ -165,9 +171,9 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'average', kind: 'number', doc: 'iterate averaging: decay of a bias-corrected moving average of the iterates per scale, which is the output (0: off; crowsonkb: 0.99)', default: DEFAULT_AVERAGE, min: 0, max: 0.9999 },
   { key: 'tolerance', kind: 'number', doc: 'stop a scale when the loss fell by less than this fraction over its last 10 steps (0: off)', default: DEFAULT_TOLERANCE, min: 0, max: 1 },
   { key: 'adamMoments', kind: 'string', doc: "Adam across scales: reset its moments, or resize them to the new scale", default: DEFAULT_ADAM_MOMENTS, choices: ['reset', 'resize'] },
-  { key: 'checkpoint', kind: 'string', doc: 'save the run to FILE every --checkpoint-every evaluations and when interrupted (atomically)' },
-  { key: 'checkpointEvery', kind: 'int', doc: 'evaluations between checkpoints', default: 50, min: 1, max: 10_000_000 },
-  { key: 'resume', kind: 'string', doc: 'continue the run saved in FILE (same images and options), to the result the uninterrupted run gives' },
+  { key: 'checkpoint', kind: 'string', doc: 'save the run to FILE every --checkpoint-every evaluations and when interrupted (atomically)', local: 'a path on the machine that runs the job' },
+  { key: 'checkpointEvery', kind: 'int', doc: 'evaluations between checkpoints', default: 50, min: 1, max: 10_000_000, local: 'goes with checkpoint' },
+  { key: 'resume', kind: 'string', doc: 'continue the run saved in FILE (same images and options), to the result the uninterrupted run gives', local: 'a path on the machine that runs the job' },
   { key: 'tileSize', kind: 'int', doc: 'evaluate in blocks of at most PX a side, with exact global statistics', defaultText: 'blocks only when the image does not fit in --max-memory', min: 64, max: 16384 },
   { key: 'bounds', kind: 'string', doc: 'keep pixels in 0–255 while optimising: project (projected L-BFGS; Adam clamps each step), clamp (clamp each trial point), none', default: 'project', choices: ['project', 'clamp', 'none'] },
   { key: 'size', kind: 'int', doc: 'output size: longest side in px', default: 384, min: 16, max: 16384 },
@@ -190,17 +196,71 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'tv', kind: 'string', doc: 'total-variation form', defaultText: 'preset', choices: ['l2', 'l1'] },
   { key: 'originalColors', kind: 'boolean', doc: "keep the content image's colours (luminance transfer after optimising)", default: false },
   { key: 'luminanceOnly', kind: 'boolean', doc: "transfer style in luminance only: the network sees Y (BT.601), the style's Y is matched to the content's mean and deviation, the output keeps the content's chroma (Gatys et al. 2017)", default: false },
-  { key: 'contentMasks', kind: 'strings', doc: 'one greyscale mask per style image: where in the output that style applies (white = there)', defaultText: 'none' },
-  { key: 'styleMasks', kind: 'strings', doc: 'one greyscale mask per style image: which region of it supplies its statistics', defaultText: 'the whole image' },
+  { key: 'contentMasks', kind: 'strings', doc: 'one greyscale mask per style image: where in the output that style applies (white = there)', defaultText: 'none', local: 'a path on the machine that runs the job' },
+  { key: 'styleMasks', kind: 'strings', doc: 'one greyscale mask per style image: which region of it supplies its statistics', defaultText: 'the whole image', local: 'a path on the machine that runs the job' },
   { key: 'guidePropagation', kind: 'string', doc: "how masks reach each layer: simple (a zoom), all (neurons whose receptive field touches the region), inside (wholly inside it)", default: 'inside', choices: ['simple', 'all', 'inside'] },
   { key: 'guideErode', kind: 'int', doc: 'dilate (K > 0) or erode (K < 0) the masks by K px before propagation', default: 0, min: -64, max: 64 },
   { key: 'colorMatch', kind: 'string', doc: "before transfer, map each style image's RGB to the content's mean and covariance: chol (Cholesky), pca (symmetric square roots) or sym (the symmetric map)", choices: ['chol', 'pca', 'sym'] },
-  { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false },
-  { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024 },
-  { key: 'maxMemory', kind: 'number', doc: "memory budget in GB: a larger problem is evaluated in blocks, or refused before any work with the largest size that fits (see 'impasto plan')", defaultText: 'available memory less 10 % of the machine', min: 0, exclusiveMin: true, max: 1e6 },
-  { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'] },
-  { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'] },
+  { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false, local: "the server's to choose" },
+  { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024, local: "the server's to choose" },
+  { key: 'maxMemory', kind: 'number', doc: "memory budget in GB: a larger problem is evaluated in blocks, or refused before any work with the largest size that fits (see 'impasto plan')", defaultText: 'available memory less 10 % of the machine', min: 0, exclusiveMin: true, max: 1e6, local: "the server's to choose" },
+  { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'], local: "the server's to choose" },
+  { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'], local: "the server's to choose" },
 ];
+
+/** An option's CLI flag without the dashes: camelCase → kebab-case (`styleWeight` → `style-weight`). */
+export function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `init` values a remote request may give (a file name would reach the server's filesystem). */
+export const REMOTE_INITS = ['content', 'noise', 'style'] as const;
+
+/**
+ * Checks the options of a remote request (the web API's `options` field, a queued job) before
+ * {@link validateOptions}: a JSON object whose keys are option names a remote request may set
+ * (no paths, nothing the operator decides) and whose `init` is not a file.
+ * @throws OptionError naming the key and saying why
+ */
+export function checkRemoteOptions(given: unknown): asserts given is Partial<StylizeOptions> {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new OptionError(`invalid options: expected a JSON object of option names (see GET /api/options), received ${Array.isArray(given) ? 'an array' : given === null ? 'null' : typeof given}`);
+  }
+  for (const key of Object.keys(given)) {
+    const def = OPTION_DEFS.find((d) => d.key === key);
+    if (!def) continue; // validateOptions names unknown keys, with a suggestion
+    if (def.local) throw new OptionError(`option ${key} cannot be set here: ${def.local}`);
+  }
+  const init = (given as { init?: unknown }).init;
+  if (init !== undefined && !(REMOTE_INITS as readonly unknown[]).includes(init)) {
+    throw new OptionError(`invalid init: expected one of ${REMOTE_INITS.map((v) => `'${v}'`).join(', ')} (an image file is a path on the server), received ${fmt(init)}`);
+  }
+}
+
+/** One option as `GET /api/options` describes it: the table's entry, for a form. */
+export interface OptionSchema {
+  key: string;
+  /** The CLI's flag, e.g. `--style-weight`. */
+  flag: string;
+  type: Kind;
+  doc: string;
+  default?: unknown;
+  defaultText?: string;
+  choices?: readonly string[];
+  min?: number;
+  exclusiveMin?: boolean;
+  max?: number;
+}
+
+/** The options a remote request may set, from {@link OPTION_DEFS}, with `init` narrowed to {@link REMOTE_INITS}. */
+export function remoteOptionSchema(): OptionSchema[] {
+  return OPTION_DEFS.filter((d) => !d.local).map((d) => ({
+    key: d.key, flag: `--${flagOf(d.key)}`, type: d.kind, doc: d.doc,
+    ...(d.default !== undefined ? { default: d.default } : {}), ...(d.defaultText ? { defaultText: d.defaultText } : {}),
+    ...(d.key === 'init' ? { choices: REMOTE_INITS } : d.choices ? { choices: d.choices } : {}),
+    ...(d.min !== undefined ? { min: d.min } : {}), ...(d.exclusiveMin ? { exclusiveMin: true } : {}), ...(d.max !== undefined ? { max: d.max } : {}),
+  }));
+}
 
 function fmt(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? `[${v.map(fmt).join(', ')}]` : String(v);

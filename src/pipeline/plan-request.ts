@@ -48,7 +48,8 @@ export async function planRequest(request: ProblemRequest, control: SetupControl
   }
   const { plan, o } = made;
   for (const n of plan.notes) control.onNotice?.(n);
-  const evaluations = maxEvaluationsOf(o);
+  // Adam evaluates once per step plus the start point; L-BFGS may use up to its evaluation budget.
+  const evaluations = o.optimizer === 'adam' ? Math.min(o.iterations + 1, maxEvaluationsOf(o)) : maxEvaluationsOf(o);
   const scales = plan.scales.map((s) => ({ width: s.width, height: s.height, blocks: s.tiles?.blocks.length ?? 0, bytes: s.bytes, seconds: s.seconds, evaluations }));
   return {
     budget: memoryBudget(o), history: o.optimizer === 'lbfgs' ? plan.history : undefined, scales,

@@ -1,0 +1,69 @@
+/**
+ * A job's worker thread: decodes the uploaded images, runs `stylize`, and posts its events,
+ * previews and result to the queue (local-queue.ts). It runs off the server's event loop, so the
+ * page and the API stay responsive while it optimises.
+ *
+ * Messages in: `{type: 'cancel'}`. Messages out (`WorkerMessage`): each pipeline event without its
+ * pixels, a PNG preview every `imageEvery` steps, then `done` (the PNG result) or `failed`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { exitCodeOf } from '../src/errors.js';
+import { decodeImage, encodePng } from '../src/image/io-node.js';
+import { stylize } from '../src/pipeline/stylize.js';
+import type { JobInput } from './jobs.js';
+
+/** What the queue hands a worker. */
+export interface WorkerJob {
+  readonly input: JobInput;
+  /** The operator's options, added to the job's (threads, memory budget, preview period). */
+  readonly server: { readonly threads?: number; readonly maxMemory?: number; readonly imageEvery: number };
+  /** Largest upload decoded, in pixels. */
+  readonly maxPixels: number;
+}
+
+export type WorkerMessage =
+  | { type: 'event'; event: Record<string, unknown> }
+  | { type: 'preview'; iteration: number; png: Uint8Array }
+  | { type: 'done'; png: Uint8Array; iteration: number; loss: number; stopReason: string }
+  | { type: 'failed'; message: string; exitCode: number };
+
+const job = workerData as WorkerJob;
+const port = parentPort!;
+const abort = new AbortController();
+port.on('message', (m: { type?: string }) => {
+  if (m?.type === 'cancel') abort.abort(new DOMException('the job was cancelled', 'AbortError'));
+});
+
+function post(m: WorkerMessage): void {
+  port.postMessage(m, m.type === 'preview' || m.type === 'done' ? [m.png.buffer as ArrayBuffer] : []);
+}
+
+try {
+  const { input, server } = job;
+  const content = await decodeImage(input.content.bytes, input.content.name, job.maxPixels);
+  const styles = [];
+  for (const s of input.styles) styles.push(await decodeImage(s.bytes, s.name, job.maxPixels));
+  let previews = Promise.resolve();
+  const result = await stylize({ ...input.options, ...server, content, style: styles }, {
+    signal: abort.signal,
+    onEvent: (e) => {
+      if (e.type === 'iterate' && e.image) {
+        const { image, ...rest } = e;
+        post({ type: 'event', event: rest });
+        // Encoded in order, off the optimiser's path (sharp works on libuv's threads).
+        previews = previews.then(async () => post({ type: 'preview', iteration: e.iteration, png: await encodePng(image) }));
+      } else {
+        post({ type: 'event', event: e as unknown as Record<string, unknown> });
+      }
+    },
+  });
+  await previews;
+  const png = await encodePng(result.image);
+  if (result.stopReason === 'nan') {
+    post({ type: 'failed', message: `the loss became NaN or infinite after ${result.iterations} iterations; lower the style weight or the learning rate`, exitCode: 4 });
+  } else {
+    post({ type: 'done', png, iteration: result.iterations, loss: result.loss, stopReason: result.stopReason });
+  }
+} catch (err) {
+  post({ type: 'failed', message: (err as Error)?.message ?? String(err), exitCode: exitCodeOf(err) });
+}

@@ -1,0 +1,203 @@
+// Impasto's page: builds its form from GET /api/options, submits a job, follows its events
+// (GET /api/jobs/:id/events), shows each preview and the loss curve, cancels and downloads.
+// Plain modules, no build step.
+
+const MAIN = ['preset', 'size', 'strength', 'iterations', 'optimizer', 'seed', 'originalColors'];
+const $ = (id) => document.getElementById(id);
+let schema = [];
+let job = null; // { id, source: EventSource, losses: number[] }
+
+function field(opt) {
+  const wrap = document.createElement('label');
+  wrap.className = 'field';
+  const title = document.createElement('span');
+  title.textContent = opt.flag.slice(2);
+  wrap.append(title);
+  let input;
+  const fallback = opt.defaultText ?? (opt.default !== undefined ? String(opt.default) : '');
+  if (opt.choices || opt.type === 'boolean') {
+    input = document.createElement('select');
+    const choices = opt.choices ?? ['true', 'false'];
+    input.append(new Option(`default${fallback ? ` (${fallback})` : ''}`, ''));
+    for (const c of choices) input.append(new Option(c, c));
+  } else {
+    input = document.createElement('input');
+    input.type = opt.type === 'number' || opt.type === 'int' ? 'number' : 'text';
+    if (input.type === 'number') {
+      input.step = opt.type === 'int' ? '1' : 'any';
+      if (opt.min !== undefined) input.min = String(opt.min);
+      if (opt.max !== undefined) input.max = String(opt.max);
+    }
+    input.placeholder = fallback;
+  }
+  input.name = opt.key;
+  input.dataset.kind = opt.type;
+  const doc = document.createElement('small');
+  doc.textContent = opt.doc;
+  wrap.append(input, doc);
+  return wrap;
+}
+
+/** The options the user set: only non-empty fields, typed as the schema says. */
+function chosenOptions() {
+  const out = {};
+  for (const opt of schema) {
+    const el = document.querySelector(`[name="${opt.key}"]`);
+    if (!el || el.value === '') continue;
+    const v = el.value.trim();
+    switch (opt.type) {
+      case 'number': case 'int': out[opt.key] = Number(v); break;
+      case 'boolean': out[opt.key] = v === 'true'; break;
+      case 'numbers': out[opt.key] = v.split(',').map(Number); break;
+      case 'strings': out[opt.key] = v.split(',').map((s) => s.trim()); break;
+      default: out[opt.key] = v;
+    }
+  }
+  return out;
+}
+
+function showFiles(input, target, single) {
+  const urls = [...input.files].map((f) => URL.createObjectURL(f));
+  if (single) {
+    target.src = urls[0] ?? '';
+    target.hidden = !urls.length;
+  } else {
+    target.replaceChildren(...urls.map((u) => Object.assign(document.createElement('img'), { src: u, alt: '' })));
+  }
+  input.parentElement.querySelector('.hint').hidden = urls.length > 0;
+}
+
+function setStatus(text) {
+  $('status').textContent = text;
+}
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = !message;
+}
+
+function drawCurve(losses) {
+  const c = $('curve');
+  const g = c.getContext('2d');
+  g.clearRect(0, 0, c.width, c.height);
+  const pts = losses.filter((v) => v > 0 && Number.isFinite(v));
+  if (pts.length < 2) return;
+  const logs = pts.map(Math.log10);
+  const lo = Math.min(...logs), hi = Math.max(...logs);
+  const pad = 24, w = c.width - 2 * pad, h = c.height - 2 * pad;
+  g.strokeStyle = '#ccc';
+  g.strokeRect(pad, pad, w, h);
+  g.fillStyle = '#555';
+  g.font = '11px system-ui';
+  g.fillText(pts[0].toExponential(2), pad + 2, pad - 6);
+  g.fillText(pts.at(-1).toExponential(2), c.width - pad - 60, c.height - 6);
+  g.strokeStyle = '#a0522d';
+  g.lineWidth = 2;
+  g.beginPath();
+  logs.forEach((v, i) => {
+    const x = pad + (i / (logs.length - 1)) * w;
+    const y = pad + (hi === lo ? h / 2 : ((hi - v) / (hi - lo)) * h);
+    i ? g.lineTo(x, y) : g.moveTo(x, y);
+  });
+  g.stroke();
+}
+
+function finish(status) {
+  $('start').disabled = false;
+  $('cancel').disabled = true;
+  job?.source.close();
+  const words = { done: 'Done', failed: 'Failed', cancelled: 'Cancelled' };
+  setStatus(`${words[status.status]}${status.loss !== null ? `: loss ${status.loss.toExponential(3)}` : ''} after ${status.iteration} iterations`);
+  if (status.error) showError(status.error);
+  if (status.hasImage) {
+    $('download').href = `/api/jobs/${status.id}/image?download=1`;
+    $('download').hidden = false;
+  }
+}
+
+function follow(id) {
+  const source = new EventSource(`/api/jobs/${id}/events`);
+  job = { id, source, losses: [] };
+  source.addEventListener('status', (m) => {
+    const { job: s } = JSON.parse(m.data);
+    if (s.status === 'queued') setStatus('Waiting for the jobs ahead of it…');
+    else if (s.status === 'running') setStatus('Starting…');
+    else finish(s);
+  });
+  source.addEventListener('stage', (m) => setStatus(`${JSON.parse(m.data).stage}…`));
+  source.addEventListener('scale', (m) => {
+    const e = JSON.parse(m.data);
+    $('caption').textContent = `scale ${e.index + 1} of ${e.count}: ${e.width}×${e.height}${e.blocks ? `, in ${e.blocks} blocks` : ''}`;
+  });
+  let total = 0;
+  source.addEventListener('start', (m) => { total = JSON.parse(m.data).iterations; });
+  source.addEventListener('iterate', (m) => {
+    const e = JSON.parse(m.data);
+    job.losses.push(e.loss);
+    drawCurve(job.losses);
+    setStatus(`Iteration ${e.iteration} of ${total}: loss ${e.loss.toExponential(3)}`);
+  });
+  source.addEventListener('preview', (m) => {
+    const img = $('preview');
+    img.src = JSON.parse(m.data).url;
+    img.hidden = false;
+  });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED && !$('start').disabled) return;
+  };
+}
+
+async function submit(ev) {
+  ev.preventDefault();
+  showError('');
+  $('download').hidden = true;
+  const form = new FormData();
+  const content = $('content').files[0];
+  const styles = [...$('style').files];
+  if (!content || !styles.length) return showError('Choose a photo and at least one painting.');
+  form.append('content', content, content.name);
+  for (const s of styles) form.append('style', s, s.name);
+  form.append('options', JSON.stringify(chosenOptions()));
+  $('start').disabled = true;
+  setStatus('Uploading…');
+  const res = await fetch('/api/jobs', { method: 'POST', body: form });
+  const body = await res.json().catch(() => ({ error: res.statusText }));
+  if (res.status !== 202) {
+    $('start').disabled = false;
+    setStatus('');
+    return showError(body.error);
+  }
+  $('cancel').disabled = false;
+  $('curve').getContext('2d').clearRect(0, 0, $('curve').width, $('curve').height);
+  follow(body.id);
+}
+
+async function init() {
+  const res = await fetch('/api/options');
+  const { options, presets } = await res.json();
+  schema = options;
+  const byKey = Object.fromEntries(options.map((o) => [o.key, o]));
+  for (const key of MAIN) if (byKey[key]) $('main-options').append(field(byKey[key]));
+  for (const o of options) if (!MAIN.includes(o.key)) $('more-options').append(field(o));
+  const preset = document.querySelector('[name="preset"]');
+  for (const opt of preset.options) {
+    const p = presets.find((q) => q.name === opt.value);
+    if (p) opt.title = p.summary;
+  }
+  for (const [id, target, single] of [['content', document.querySelector('#content-drop img'), true], ['style', document.querySelector('#style-drop .thumbs'), false]]) {
+    const input = $(id);
+    input.addEventListener('change', () => showFiles(input, target, single));
+    const drop = input.parentElement;
+    drop.addEventListener('dragover', () => drop.classList.add('over'));
+    for (const t of ['dragleave', 'drop']) drop.addEventListener(t, () => drop.classList.remove('over'));
+  }
+  $('job').addEventListener('submit', submit);
+  $('cancel').addEventListener('click', async () => {
+    if (!job) return;
+    $('cancel').disabled = true;
+    setStatus('Cancelling…');
+    await fetch(`/api/jobs/${job.id}`, { method: 'DELETE' });
+  });
+}
+
+init().catch((err) => showError(`The page could not load its options: ${err.message}`));
