@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import sharp, { type Metadata } from 'sharp';
@@ -39,6 +40,27 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
+
+/** The browser bundle and onnxruntime-web's files for "Run on this device"; absent files: the page does not offer it. */
+function deviceAssets(web: string): Map<string, { file: string; type: string }> {
+  const out = new Map<string, { file: string; type: string }>();
+  const bundle = path.join(web, '..', 'dist', 'web', 'device-worker.js');
+  let ort: string;
+  try {
+    ort = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  } catch {
+    return out; // onnxruntime-web is an optional peer dependency
+  }
+  if (!fs.existsSync(bundle) || !fs.existsSync(path.join(ort, 'ort.min.mjs'))) return out;
+  out.set('/device-worker.js', { file: bundle, type: 'text/javascript; charset=utf-8' });
+  out.set('/ort/ort.min.mjs', { file: path.join(ort, 'ort.min.mjs'), type: 'text/javascript; charset=utf-8' });
+  for (const name of fs.readdirSync(ort)) {
+    if (/^ort-wasm-simd-threaded(\.[a-z]+)?\.(mjs|wasm)$/.test(name)) {
+      out.set(`/ort/${name}`, { file: path.join(ort, name), type: name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8' });
+    }
+  }
+  return out;
+}
 
 function webDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -191,11 +213,18 @@ export async function createApp(options: ServerOptions): Promise<FastifyInstance
   for (const [route, a] of assets) {
     app.get(route, async (_req, reply) => reply.type(a.type).header('cache-control', 'no-cache').send(a.body));
   }
+  // Fixed files, streamed: the route table is built at start from a fixed list, not from requests.
+  const device = deviceAssets(dir);
+  for (const [route, a] of device) {
+    app.get(route, async (_req, reply) => reply.type(a.type).header('cache-control', 'no-cache').send(fs.createReadStream(a.file)));
+  }
 
   app.get('/api/options', async () => ({
     options: remoteOptionSchema(),
     presets: Object.values(PRESETS).map((p) => ({ name: p.name, summary: p.summary })),
     limits,
+    /** Whether the page can run jobs in the browser (the bundle and onnxruntime-web are installed). */
+    device: device.size > 0,
   }));
 
   const jobId = (req: FastifyRequest): string => {

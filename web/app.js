@@ -5,7 +5,7 @@
 const MAIN = ['preset', 'size', 'strength', 'iterations', 'optimizer', 'seed', 'originalColors'];
 const $ = (id) => document.getElementById(id);
 let schema = [];
-let job = null; // { id, source: EventSource, losses: number[] }
+let job = null; // { id, losses: number[], total, stop(), cancel() }: the job the page follows
 
 function field(opt) {
   const wrap = document.createElement('label');
@@ -105,46 +105,80 @@ function drawCurve(losses) {
 function finish(status) {
   $('start').disabled = false;
   $('cancel').disabled = true;
-  job?.source.close();
+  job?.stop();
   const words = { done: 'Done', failed: 'Failed', cancelled: 'Cancelled' };
   setStatus(`${words[status.status]}${status.loss !== null ? `: loss ${status.loss.toExponential(3)}` : ''} after ${status.iteration} iterations`);
   if (status.error) showError(status.error);
-  if (status.hasImage) {
-    $('download').href = `/api/jobs/${status.id}/image?download=1`;
+  if (status.download) {
+    $('download').href = status.download;
     $('download').hidden = false;
   }
 }
 
+/** One job event, from the server's stream or the device worker: updates the page. */
+function handle(type, e) {
+  switch (type) {
+    case 'status': {
+      const s = e.job;
+      if (s.status === 'queued') setStatus('Waiting for the jobs ahead of it…');
+      else if (s.status === 'running') setStatus('Starting…');
+      else finish({ ...s, download: s.hasImage ? `/api/jobs/${s.id}/image?download=1` : null });
+      break;
+    }
+    case 'stage': setStatus(`${e.stage}…`); break;
+    case 'scale':
+      $('caption').textContent = `scale ${e.index + 1} of ${e.count}: ${e.width}×${e.height}${e.blocks ? `, in ${e.blocks} blocks` : ''}`;
+      break;
+    case 'start': job.total = e.iterations; break;
+    case 'iterate':
+      job.losses.push(e.loss);
+      drawCurve(job.losses);
+      setStatus(`Iteration ${e.iteration} of ${job.total}: loss ${e.loss.toExponential(3)}`);
+      break;
+    case 'preview': {
+      const img = $('preview');
+      img.src = e.url;
+      img.hidden = false;
+      break;
+    }
+  }
+}
+
+/** Follows a server job through its event stream. */
 function follow(id) {
   const source = new EventSource(`/api/jobs/${id}/events`);
-  job = { id, source, losses: [] };
-  source.addEventListener('status', (m) => {
-    const { job: s } = JSON.parse(m.data);
-    if (s.status === 'queued') setStatus('Waiting for the jobs ahead of it…');
-    else if (s.status === 'running') setStatus('Starting…');
-    else finish(s);
-  });
-  source.addEventListener('stage', (m) => setStatus(`${JSON.parse(m.data).stage}…`));
-  source.addEventListener('scale', (m) => {
-    const e = JSON.parse(m.data);
-    $('caption').textContent = `scale ${e.index + 1} of ${e.count}: ${e.width}×${e.height}${e.blocks ? `, in ${e.blocks} blocks` : ''}`;
-  });
-  let total = 0;
-  source.addEventListener('start', (m) => { total = JSON.parse(m.data).iterations; });
-  source.addEventListener('iterate', (m) => {
-    const e = JSON.parse(m.data);
-    job.losses.push(e.loss);
-    drawCurve(job.losses);
-    setStatus(`Iteration ${e.iteration} of ${total}: loss ${e.loss.toExponential(3)}`);
-  });
-  source.addEventListener('preview', (m) => {
-    const img = $('preview');
-    img.src = JSON.parse(m.data).url;
-    img.hidden = false;
-  });
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED && !$('start').disabled) return;
+  job = { id, losses: [], total: 0, stop: () => source.close(), cancel: () => fetch(`/api/jobs/${id}`, { method: 'DELETE' }) };
+  for (const type of ['status', 'stage', 'scale', 'start', 'iterate', 'preview']) {
+    source.addEventListener(type, (m) => handle(type, JSON.parse(m.data)));
+  }
+}
+
+/** Runs the job in this browser: a module worker with the library and onnxruntime-web (wasm). */
+function runOnDevice(content, styles, options) {
+  const worker = new Worker('/device-worker.js', { type: 'module' });
+  let last = null;
+  let cancelled = false;
+  const urlOf = (png) => URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  job = { id: null, losses: [], total: 0, stop: () => worker.terminate(), cancel: () => { cancelled = true; worker.postMessage({ type: 'cancel' }); } };
+  worker.onmessage = (m) => {
+    const d = m.data;
+    if (d.type === 'event') {
+      handle(d.event.type, d.event);
+      if (d.event.type === 'iterate') last = d.event;
+    } else if (d.type === 'preview') {
+      handle('preview', { url: urlOf(d.png) });
+    } else if (d.type === 'done') {
+      const url = urlOf(d.png);
+      handle('preview', { url });
+      $('download').download = 'impasto-device.png';
+      window.deviceResult = { loss: d.loss, iterations: d.iteration, threads: d.threads };
+      finish({ status: cancelled ? 'cancelled' : 'done', loss: d.loss, iteration: d.iteration, download: url });
+    } else if (d.type === 'failed') {
+      finish({ status: cancelled ? 'cancelled' : 'failed', loss: last?.loss ?? null, iteration: last?.iteration ?? 0, error: cancelled ? null : d.message });
+    }
   };
+  worker.onerror = (err) => finish({ status: 'failed', loss: null, iteration: 0, error: `the device worker failed: ${err.message}` });
+  worker.postMessage({ type: 'start', content, styles, options, imageEvery: 2 });
 }
 
 async function submit(ev) {
@@ -159,6 +193,12 @@ async function submit(ev) {
   for (const s of styles) form.append('style', s, s.name);
   form.append('options', JSON.stringify(chosenOptions()));
   $('start').disabled = true;
+  $('curve').getContext('2d').clearRect(0, 0, $('curve').width, $('curve').height);
+  if ($('device').checked) {
+    $('cancel').disabled = false;
+    setStatus('Starting on this device…');
+    return runOnDevice(content, styles, chosenOptions());
+  }
   setStatus('Uploading…');
   const res = await fetch('/api/jobs', { method: 'POST', body: form });
   const body = await res.json().catch(() => ({ error: res.statusText }));
@@ -168,13 +208,15 @@ async function submit(ev) {
     return showError(body.error);
   }
   $('cancel').disabled = false;
-  $('curve').getContext('2d').clearRect(0, 0, $('curve').width, $('curve').height);
+  $('download').removeAttribute('download');
+  $('download').setAttribute('download', '');
   follow(body.id);
 }
 
 async function init() {
   const res = await fetch('/api/options');
-  const { options, presets } = await res.json();
+  const { options, presets, device } = await res.json();
+  $('device-choice').hidden = !device;
   schema = options;
   const byKey = Object.fromEntries(options.map((o) => [o.key, o]));
   for (const key of MAIN) if (byKey[key]) $('main-options').append(field(byKey[key]));
@@ -196,7 +238,7 @@ async function init() {
     if (!job) return;
     $('cancel').disabled = true;
     setStatus('Cancelling…');
-    await fetch(`/api/jobs/${job.id}`, { method: 'DELETE' });
+    await job.cancel();
   });
 }
 

@@ -12,8 +12,12 @@ import { OrtLike, OrtSession, OrtSessionLike, reword } from './ort-session.js';
 
 type Ort = typeof OrtWeb;
 
-/** Loads onnxruntime-web and returns an Engine over it (wasm by default). */
-export async function loadWebEngine(): Promise<Engine> {
+/**
+ * Loads onnxruntime-web and returns an Engine over it (wasm by default).
+ * @param defaults.threads wasm threads when a session's options name none (default 1; more need
+ *        a cross-origin isolated page in a browser).
+ */
+export async function loadWebEngine(defaults: { threads?: number } = {}): Promise<Engine> {
   let mod: Ort & { default?: Ort };
   try {
     mod = (await import('onnxruntime-web')) as Ort & { default?: Ort };
@@ -30,7 +34,7 @@ export async function loadWebEngine(): Promise<Engine> {
     name: 'web',
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
       if (!threadsSet) {
-        ort.env.wasm.numThreads = options.threads ?? 1;
+        ort.env.wasm.numThreads = options.threads ?? defaults.threads ?? 1;
         ort.env.logLevel = 'fatal';
         threadsSet = true;
       }

@@ -6,7 +6,7 @@
  * and reported with the layer's name and sizes, never as an ONNX Runtime stack trace. One graph is
  * built per problem (per image size); building is cheap (milliseconds) next to session creation.
  */
-import { encodeModel, TensorDataType, AttributeType } from './onnx-proto.js';
+import { encodeModel, TensorDataType, AttributeType } from './onnx-encode.js';
 
 /** Element types used in Impasto graphs. */
 export type DType = 'float32' | 'float64' | 'int64' | 'bool';

@@ -6,6 +6,10 @@
  * Only the messages a computation graph needs are declared: ModelProto, GraphProto, NodeProto,
  * AttributeProto, TensorProto, ValueInfoProto, TypeProto(.Tensor), TensorShapeProto and
  * OperatorSetIdProto. Unknown fields on decode are ignored by protobufjs.
+ *
+ * Used for decoding (the ONNX weight loader) and as the reference the hand-written encoder
+ * (onnx-encode.ts, which Impasto's graphs are written with) is tested against: protobufjs builds
+ * its coders with `new Function`, which a browser page's CSP forbids.
  */
 import protobuf from 'protobufjs';
 
@@ -64,18 +68,4 @@ const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
 /** protobufjs message type for onnx.ModelProto. */
 export const ModelProto = root.lookupType('onnx.ModelProto');
 
-/** ONNX TensorProto.DataType codes used by Impasto. */
-export const TensorDataType = { FLOAT: 1, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
-
-/** ONNX AttributeProto.AttributeType codes. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
-
-/**
- * Encodes a plain-object ModelProto (snake_case field names as in onnx.proto) to bytes.
- * @throws Error naming the offending field when the object does not fit the schema.
- */
-export function encodeModel(model: Record<string, unknown>): Uint8Array {
-  const problem = ModelProto.verify(model);
-  if (problem) throw new Error(`internal error: built ONNX model does not fit the schema: ${problem}`);
-  return ModelProto.encode(ModelProto.fromObject(model)).finish();
-}
+export { AttributeType, TensorDataType } from './onnx-encode.js';

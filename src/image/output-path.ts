@@ -5,13 +5,9 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EXIT_CODES } from '../errors.js';
+import { ImageError } from '../errors.js';
 
-/** A bad or unreadable image: the message says what was expected and what to do. */
-export class ImageError extends Error {
-  override name = 'ImageError';
-  readonly exitCode: number = EXIT_CODES.input;
-}
+export { ImageError };
 
 const FORMATS: Record<string, 'png' | 'jpeg' | 'webp' | 'tiff'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp', '.tif': 'tiff', '.tiff': 'tiff' };
 

@@ -64,7 +64,7 @@ export async function startServe(args: string[] = []): Promise<Served> {
 /** A job's multipart form: `content` and `styles` are file names under tests/fixtures/images or byte arrays. */
 export async function jobForm(content: string | Uint8Array, styles: (string | Uint8Array)[], options: unknown): Promise<FormData> {
   const form = new FormData();
-  const blob = async (x: string | Uint8Array) => new Blob([typeof x === 'string' ? await readFile(path.join(images, x)) : x]);
+  const blob = async (x: string | Uint8Array) => new Blob([(typeof x === 'string' ? await readFile(path.join(images, x)) : x) as Uint8Array<ArrayBuffer>]);
   form.append('content', await blob(content), typeof content === 'string' ? content : 'upload.bin');
   for (const s of styles) form.append('style', await blob(s), typeof s === 'string' ? s : 'upload.bin');
   form.append('options', typeof options === 'string' ? options : JSON.stringify(options));
