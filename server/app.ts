@@ -7,6 +7,7 @@
  *   GET    /api/jobs/:id/image    the current preview or the final image (PNG; ?download=1: as a file)
  *   DELETE /api/jobs/:id          cancels the job
  *   GET    /api/options           the options a request may set, from the one option table
+ *   GET    /api/weights           the cached default VGG weights as safetensors (for the page's in-browser runs)
  *   GET    /                      the page (web/)
  *
  * Errors are JSON `{error, statusCode}`: 400 a bad image or option (the CLI's message), 404 an
@@ -27,6 +28,7 @@ import multipart from '@fastify/multipart';
 import sharp, { type Metadata } from 'sharp';
 import { OptionError } from '../src/errors.js';
 import { PRESETS } from '../src/losses/presets.js';
+import { cacheDir, cachedDefaultSafetensors } from '../src/networks/weights/cache.js';
 import { checkRemoteOptions, remoteOptionSchema, validateOptions, type StylizeOptions } from '../src/pipeline/options.js';
 import { JOB_ID, QueueFullError, type EncodedImage, type JobQueue } from './jobs.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
@@ -226,6 +228,15 @@ export async function createApp(options: ServerOptions): Promise<FastifyInstance
     /** Whether the page can run jobs in the browser (the bundle and onnxruntime-web are installed). */
     device: device.size > 0,
   }));
+
+  // The cached default VGG weights, as safetensors, for "Run on this device" (the file is the
+  // cache's own choice: nothing in the request names it).
+  app.get('/api/weights', async (_req, reply) => {
+    const file = await cachedDefaultSafetensors(cacheDir());
+    if (!file) throw new HttpError(404, "this server has no pretrained VGG weights in its cache: run 'impasto weights fetch' (or 'impasto weights add FILE') where it runs, or pick a weight file on the page");
+    const size = (await fs.promises.stat(file)).size;
+    return reply.type('application/octet-stream').header('content-length', String(size)).header('cache-control', 'no-cache').send(fs.createReadStream(file));
+  });
 
   const jobId = (req: FastifyRequest): string => {
     const id = (req.params as { id?: string }).id ?? '';

@@ -126,6 +126,12 @@ function handle(type, e) {
       break;
     }
     case 'stage': setStatus(`${e.stage}…`); break;
+    case 'notice': {
+      const li = document.createElement('li');
+      li.textContent = e.message;
+      $('notices').append(li);
+      break;
+    }
     case 'scale':
       $('caption').textContent = `scale ${e.index + 1} of ${e.count}: ${e.width}×${e.height}${e.blocks ? `, in ${e.blocks} blocks` : ''}`;
       break;
@@ -154,7 +160,7 @@ function follow(id) {
 }
 
 /** Runs the job in this browser: a module worker with the library and onnxruntime-web (wasm). */
-function runOnDevice(content, styles, options) {
+function runOnDevice(content, styles, options, weights) {
   const worker = new Worker('/device-worker.js', { type: 'module' });
   let last = null;
   let cancelled = false;
@@ -178,12 +184,13 @@ function runOnDevice(content, styles, options) {
     }
   };
   worker.onerror = (err) => finish({ status: 'failed', loss: null, iteration: 0, error: `the device worker failed: ${err.message}` });
-  worker.postMessage({ type: 'start', content, styles, options, imageEvery: 2 });
+  worker.postMessage({ type: 'start', content, styles, options, imageEvery: 2, weights, weightsUrl: '/api/weights' });
 }
 
 async function submit(ev) {
   ev.preventDefault();
   showError('');
+  $('notices').replaceChildren();
   $('download').hidden = true;
   const form = new FormData();
   const content = $('content').files[0];
@@ -197,7 +204,7 @@ async function submit(ev) {
   if ($('device').checked) {
     $('cancel').disabled = false;
     setStatus('Starting on this device…');
-    return runOnDevice(content, styles, chosenOptions());
+    return runOnDevice(content, styles, chosenOptions(), $('weights').files[0]);
   }
   setStatus('Uploading…');
   const res = await fetch('/api/jobs', { method: 'POST', body: form });
@@ -217,6 +224,7 @@ async function init() {
   const res = await fetch('/api/options');
   const { options, presets, device } = await res.json();
   $('device-choice').hidden = !device;
+  $('device').addEventListener('change', () => { $('weights-choice').hidden = !$('device').checked; });
   schema = options;
   const byKey = Object.fromEntries(options.map((o) => [o.key, o]));
   for (const key of MAIN) if (byKey[key]) $('main-options').append(field(byKey[key]));

@@ -24,7 +24,7 @@ import { STYLE_LOSSES } from '../losses/registry.js';
 import type { TermSpec } from '../losses/unit.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../networks/untrained.js';
-import { randomVggWeights, vggNet } from '../networks/vgg.js';
+import { randomVggWeights, vggNet, type VggWeights } from '../networks/vgg.js';
 import { luminanceNet } from '../networks/luminance.js';
 import { erode, normaliseGuide, propagateGuide, resizeGuide, type Guide } from '../losses/guides.js';
 import { guidedGram } from '../losses/guided-gram.js';
@@ -47,6 +47,11 @@ export interface ProblemRequest extends Partial<StylizeOptions> {
 export interface SetupControl {
   /** Engine to use (default: the one `engine` names). */
   engine?: Engine;
+  /**
+   * VGG weights already in memory (the browser's picked file, or the server's cache sent to it),
+   * used instead of `weights` and `network`; `what` names them in the notice.
+   */
+  weights?: { readonly weights: VggWeights; readonly what: string };
   /** One-line notices for the user (network choice, dropped layers). */
   onNotice?: (message: string) => void;
   /** Checked between stages: an aborted signal stops the set-up with its reason. */
@@ -112,8 +117,12 @@ export function blendWeights(o: StylizeOptions, count: number): number[] {
 }
 
 /** The feature network named by the options: a weight file, or an untrained network (with a notice). */
-export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: (m: string) => void): Promise<FeatureNet> {
+export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: (m: string) => void, given?: SetupControl['weights']): Promise<FeatureNet> {
   const pooling = o.pooling ?? preset.pooling;
+  if (given) {
+    notice(`using the VGG weights of ${given.what}`);
+    return vggNet(given.weights, pooling);
+  }
   if (o.weights) return vggNet(await loadWeightsCached(o.weights, cacheDir(), notice), pooling);
   if (o.network === 'auto') {
     const cached = await cachedDefault(cacheDir(), notice);
@@ -398,7 +407,7 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   // network, and the final objective's layers (validated here, once)
   checkAborted(control.signal);
   stage('loading the network');
-  const loaded = await resolveNetwork(o, preset, notice);
+  const loaded = await resolveNetwork(o, preset, notice, control.weights);
   const net = o.luminanceOnly ? luminanceNet(loaded) : loaded;
   if (o.tileable) size = tileableSize(size, net, notice);
   const styleSizes = styleDims.map((s) => styleSize(s, size, o));

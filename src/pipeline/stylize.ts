@@ -30,7 +30,7 @@ import { lbfgs } from '../optimizers/lbfgs.js';
 import { projectInto, type Evaluated, type MinimizeResult, type Objective, type OptimiserState, type StepInfo } from '../optimizers/types.js';
 import { gaussian } from '../util/random.js';
 import { OptionError, type StylizeOptions } from './options.js';
-import { prepareSetup, problemAt, wantsAutoNormalise, type ImageInput, type PreparedProblem, type ProblemRequest } from './prepare.js';
+import { prepareSetup, problemAt, wantsAutoNormalise, type ImageInput, type PreparedProblem, type ProblemRequest, type SetupControl } from './prepare.js';
 import { planRun, type RunPlan } from './plan.js';
 import { fingerprintOf, readCheckpoint, stateArrays, stateHeader, stateOf, writeCheckpoint, type Checkpoint, type CheckpointHeader, type ScaleReport } from './checkpoint.js';
 import { resizeBicubic } from '../image/resample.js';
@@ -125,6 +125,8 @@ export interface RunControl {
   signal?: AbortSignal;
   /** Engine to use (default: the one the `engine` option names). */
   engine?: Engine;
+  /** VGG weights already in memory, instead of `weights`/`network` (prepare.ts SetupControl). */
+  weights?: SetupControl['weights'];
 }
 
 // --- stages ------------------------------------------------------------------------------------
@@ -238,7 +240,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const t0 = performance.now();
   let planned: RunPlan | null = null;
   const setup = await prepareSetup(request, {
-    engine: control.engine, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
+    engine: control.engine, weights: control.weights, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
     onStage: (stage) => emit({ type: 'stage', stage }),
     beforeDecode: (spec, net, options, given) => {
       planned = planRun(spec, net, options, given, options.tileable ? net.minSide(net.layers) : 1);

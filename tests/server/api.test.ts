@@ -180,6 +180,9 @@ test('unknown ids give 404; other hosts and origins 403; every answer carries th
   assert.equal((await fetch(`${server.url}/api/jobs/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' })).status, 404);
   assert.equal((await fetch(`${server.url}/api/jobs/00000000-0000-4000-8000-000000000000/image`)).status, 404);
   assert.equal((await fetch(`${server.url}/api/nothing`)).status, 404);
+  const weights = await fetch(`${server.url}/api/weights`);
+  assert.equal(weights.status, 404, 'an empty cache has no weights to offer');
+  assert.match(((await weights.json()) as { error: string }).error, /no pretrained VGG weights in its cache: run 'impasto weights fetch'/);
 
   const http = await import('node:http');
   const foreign = await new Promise<number>((resolve) => http.get({ host: '127.0.0.1', port: server.port, path: '/api/options', headers: { host: 'evil.example:80' } }, (r) => { r.resume(); resolve(r.statusCode!); }));

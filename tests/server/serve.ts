@@ -24,9 +24,9 @@ export interface Served {
   stop(): Promise<number | null>;
 }
 
-/** Starts `impasto serve --port 0 …args` and waits for its "listening on" line. */
-export async function startServe(args: string[] = []): Promise<Served> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'impasto-serve-'));
+/** Starts `impasto serve --port 0 …args` and waits for its "listening on" line; `home` is its cache folder (default: a new one, removed at stop). */
+export async function startServe(args: string[] = [], home?: string): Promise<Served> {
+  home ??= await mkdtemp(path.join(os.tmpdir(), 'impasto-serve-'));
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/bin.ts'), 'serve', '--port', '0', ...args], {
     cwd: root, env: { ...process.env, IMPASTO_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -55,7 +55,7 @@ export async function startServe(args: string[] = []): Promise<Served> {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       const code = await exited;
-      await rm(home, { recursive: true, force: true });
+      await rm(home!, { recursive: true, force: true });
       return code;
     },
   };

@@ -9,12 +9,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { images, startServe, type Served } from '../server/serve.js';
+import { images, root, startServe, type Served } from '../server/serve.js';
+import { randomVggWeights } from '../../src/networks/vgg.js';
+import { writeSafetensors, type NamedTensor } from '../../src/networks/weights/safetensors.js';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readImage } from '../../src/image/io-node.js';
 import { stylize } from '../../src/pipeline/stylize.js';
 
@@ -160,4 +164,58 @@ test('the page: a job run entirely in the browser (onnxruntime-web, wasm) ends a
   assert.deepEqual((page as Page & { errors: string[] }).errors, []);
   await page.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+test('the page: in-browser runs with VGG weights, from a picked file and from the server\'s cache, end at the Node engine\'s loss', { skip, timeout: 600_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-device-vgg-'));
+  // A full-size VGG-19 with seeded random weights, as safetensors (Caffe preprocessing).
+  const w = randomVggWeights('vgg19', 2);
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, p] of w.convs) {
+    tensors.set(`${name}.weight`, { data: p.weight, shape: p.shape });
+    tensors.set(`${name}.bias`, { data: p.bias, shape: [p.shape[0]] });
+  }
+  const weightsFile = path.join(dir, 'vgg19-random.safetensors');
+  const bytes = writeSafetensors(tensors, { 'impasto.preprocess': 'caffe' });
+  await writeFile(weightsFile, bytes);
+  const contentFile = path.join(dir, 'content.png');
+  const styleFile = path.join(dir, 'style.png');
+  await sharp(path.join(images, 'tubingen.jpg')).resize(64, 48, { fit: 'fill' }).png().toFile(contentFile);
+  await sharp(path.join(images, 'starry_night.jpg')).resize(64, 51, { fit: 'fill' }).png().toFile(styleFile);
+  const options = { size: 64, minSize: 64, iterations: 4, seed: 5 };
+  const node = await stylize({ ...options, weights: weightsFile, content: await readImage(contentFile), style: [await readImage(styleFile)] });
+
+  // A server whose cache holds these weights as its default network.
+  const home = path.join(dir, 'home');
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const add = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/bin.ts'), 'weights', 'add', weightsFile, '--name', 'vgg19', '--sha256', sha], { env: { ...process.env, IMPASTO_HOME: home }, encoding: 'utf8' });
+  assert.equal(add.status, 0, add.stderr);
+  const cached = await startServe([], home);
+  try {
+    for (const route of ['picked', 'cache'] as const) {
+      const page = await browser.newPage();
+      await page.goto(cached.url);
+      await page.waitForSelector('[name="preset"]');
+      await page.setInputFiles('#content', contentFile);
+      await page.setInputFiles('#style', styleFile);
+      await page.click('details summary');
+      for (const [k, v] of Object.entries(options)) await page.fill(`[name="${k}"]`, String(v));
+      await page.check('#device');
+      if (route === 'picked') await page.setInputFiles('#weights', weightsFile);
+      const fetched: string[] = [];
+      page.on('request', (r) => { if (r.url().includes('/api/')) fetched.push(new URL(r.url()).pathname); });
+      await page.click('#start');
+      await page.waitForFunction(() => /^(Done|Failed)/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 300_000 });
+      assert.equal(await page.textContent('#error'), '', 'no error');
+      assert.deepEqual(fetched, route === 'cache' ? ['/api/weights'] : [], 'only the weights are fetched, and only when no file was picked');
+      const device = await page.evaluate(() => (window as unknown as { deviceResult: { loss: number } }).deviceResult);
+      const rel = Math.abs(device.loss - node.loss) / node.loss;
+      process.stderr.write(`# browser VGG-19 (${route}) loss ${device.loss} vs Node ${node.loss}: relative difference ${rel.toExponential(2)}\n`);
+      assert.ok(rel < 2e-4, `browser loss ${device.loss} vs Node ${node.loss} (relative ${rel})`);
+      await page.close();
+    }
+  } finally {
+    await cached.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

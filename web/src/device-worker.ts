@@ -5,7 +5,8 @@
  * tools/build-web.mjs with io-browser.ts in place of io-node.ts; only the engine adapter and the
  * image I/O differ from Node.
  *
- * Messages in:  {type: 'start', content: File, styles: File[], options}, {type: 'cancel'}.
+ * Messages in:  {type: 'start', content: File, styles: File[], options, weights?: File, weightsUrl?},
+ *               {type: 'cancel'}.
  * Messages out: the same as the server's worker (server/job-worker.ts): {type: 'event', event},
  *               {type: 'preview', iteration, png}, {type: 'done', png, iteration, loss, stopReason},
  *               {type: 'failed', message}.
@@ -14,6 +15,8 @@ import { loadWebEngine } from '../../src/engine/web.js';
 import { decodeImage, encodePng } from '../../src/image/io-browser.js';
 import { stylize } from '../../src/pipeline/stylize.js';
 import type { StylizeOptions } from '../../src/pipeline/options.js';
+import { parseWeights, sniffFormat, WeightFormatError, type WeightFormat } from '../../src/networks/weights/load.js';
+import type { VggWeights } from '../../src/networks/vgg.js';
 
 interface Start {
   type: 'start';
@@ -22,6 +25,10 @@ interface Start {
   options: Partial<StylizeOptions>;
   /** A preview every this many steps. */
   imageEvery: number;
+  /** A VGG weight file the user picked (safetensors, legacy PyTorch .pth or Caffe .caffemodel). */
+  weights?: File;
+  /** Where the server offers its cached default VGG weights (GET /api/weights), tried when `network` is auto and no file was picked. */
+  weightsUrl?: string;
   /** wasm threads (default: the cores, at most 8, when cross-origin isolated; else 1). */
   threads?: number;
 }
@@ -40,11 +47,21 @@ async function run(s: Start): Promise<void> {
   const content = await decodeImage(new Uint8Array(await s.content.arrayBuffer()), `content "${s.content.name}"`);
   const style = [];
   for (const [i, f] of s.styles.entries()) style.push(await decodeImage(new Uint8Array(await f.arrayBuffer()), `style ${i + 1} "${f.name}"`));
-  // No weight cache here: 'auto' means the offline network, generated from its seed.
-  const network = !s.options.network || s.options.network === 'auto' ? 'offline' : s.options.network;
+  const auto = !s.options.network || s.options.network === 'auto';
+  let weights: { weights: VggWeights; what: string } | undefined;
+  if (s.weights) {
+    weights = { weights: await parseInBrowser(new Uint8Array(await s.weights.arrayBuffer()), `weight file "${s.weights.name}"`), what: `the picked file "${s.weights.name}"` };
+  } else if (auto && s.weightsUrl) {
+    post({ type: 'event', event: { type: 'stage', stage: "downloading the server's VGG weights" } });
+    const res = await fetch(s.weightsUrl);
+    if (res.ok) weights = { weights: await parseInBrowser(new Uint8Array(await res.arrayBuffer()), "the server's cached weights"), what: "the server's cache" };
+    else await res.body?.cancel();
+  }
+  // Without weights, 'auto' means the offline network, generated from its seed.
+  const network = auto ? 'offline' : s.options.network;
   let previews = Promise.resolve();
   const result = await stylize({ ...s.options, network, maxMemory: 2, imageEvery: s.imageEvery, content, style }, {
-    engine, signal: abort.signal,
+    engine, signal: abort.signal, weights,
     onEvent: (e) => {
       if (e.type === 'iterate' && e.image) {
         const { image, ...rest } = e;
@@ -57,6 +74,17 @@ async function run(s: Start): Promise<void> {
   });
   await previews;
   post({ type: 'done', png: await encodePng(result.image), iteration: result.iterations, loss: result.loss, stopReason: result.stopReason, threads });
+}
+
+/** The weight formats the browser parses: those whose readers need no Node module (zip needs zlib, Keras HDF5 a Node worker, ONNX protobufjs's generated code). */
+const BROWSER_FORMATS: readonly WeightFormat[] = ['safetensors', 'torch-legacy', 'caffe'];
+
+async function parseInBrowser(bytes: Uint8Array, what: string): Promise<VggWeights> {
+  const format = sniffFormat(bytes);
+  if (format && !BROWSER_FORMATS.includes(format)) {
+    throw new WeightFormatError(`${what} is a ${format} file; in the browser Impasto reads safetensors, legacy PyTorch .pth and Caffe .caffemodel files. Run 'impasto weights add FILE' where the server runs: the page then gets it from the server's cache`);
+  }
+  return parseWeights(bytes, what);
 }
 
 scope.onmessage = (e: MessageEvent) => {

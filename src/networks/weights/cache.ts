@@ -205,8 +205,7 @@ export async function loadWeightsCached(file: string, root = cacheDir(), onNotic
   if (!info.isFile()) return loadWeightsFile(file);
   const head = new Uint8Array(await readHead(file, 32));
   if (sniffFormat(head) === 'safetensors') return loadWeightsFile(file);
-  const key = createHash('sha256').update(`${path.resolve(file)}\0${info.size}\0${info.mtimeMs}`).digest('hex').slice(0, 16);
-  const converted = path.join(root, 'converted', `${path.basename(file).replace(/[^\w.-]/g, '_')}-${key}.safetensors`);
+  const converted = convertedPath(file, info, root);
   try {
     const w = await loadWeightsFile(converted);
     return { ...w, source: file };
@@ -229,6 +228,27 @@ export async function loadWeightsCached(file: string, root = cacheDir(), onNotic
     onNotice(`could not store a converted copy of ${file} in ${root} (${(err as Error).message}); later loads will parse the original again`);
   }
   return w;
+}
+
+/** Where the safetensors copy of a non-safetensors weight file lives: keyed by its real path, size and modification time. */
+function convertedPath(file: string, info: { size: number; mtimeMs: number }, root: string): string {
+  const key = createHash('sha256').update(`${path.resolve(file)}\0${info.size}\0${info.mtimeMs}`).digest('hex').slice(0, 16);
+  return path.join(root, 'converted', `${path.basename(file).replace(/[^\w.-]/g, '_')}-${key}.safetensors`);
+}
+
+/**
+ * The cached default network ({@link cachedDefault}) as a safetensors file, for a client that
+ * parses only that format (the browser): the file itself, or its converted copy, converting it
+ * on the first call (which parses the original: seconds for a large file). null: no default, or
+ * its copy could not be stored.
+ */
+export async function cachedDefaultSafetensors(root = cacheDir(), notice: (m: string) => void = () => {}): Promise<string | null> {
+  const file = await cachedDefault(root, notice);
+  if (!file) return null;
+  if (sniffFormat(new Uint8Array(await readHead(file, 32))) === 'safetensors') return file;
+  await loadWeightsCached(file, root, notice);
+  const converted = convertedPath(file, await stat(file), root);
+  return (await stat(converted).catch(() => null))?.isFile() ? converted : null;
 }
 
 async function readHead(file: string, n: number): Promise<Buffer> {
