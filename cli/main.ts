@@ -5,7 +5,8 @@
  *   impasto score <image> --content C --style S [...]   print each loss term of an image
  *   impasto texture <style...> [-o texture.png] [...]   texture synthesis: the style terms alone, from noise (--tileable: it wraps)
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
- *   impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N]   the local web app and HTTP API (cli/serve.ts)
+ *   impasto batch --content A,DIR --style B,DIR -o DIR [--concurrency N] [--sweep KEY=V,…] [options] | --manifest FILE.json -o DIR   many stylisations into one folder; a re-run skips what is done
+  impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N]   the local web app and HTTP API (cli/serve.ts)
  *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
  *
@@ -26,6 +27,7 @@ import { FlagDef, flagOf, flagsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
 import { WEIGHTS_FLAGS } from './weights-flags.js';
 import { SERVE_FLAGS } from './serve-flags.js';
+import { BATCH_FLAGS } from './batch-flags.js';
 
 // The image library, ONNX Runtime and the weight loaders load only after the arguments and the
 // output path are checked (dynamic imports below), so that a mistake is reported in a fraction
@@ -63,7 +65,7 @@ const USAGE = `Usage:
 Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage (or a run that cannot fit --max-memory), 3 unreadable input, failed download or unusable checkpoint, 4 loss became NaN (last good image written), 130 interrupted (current image written; with --checkpoint, the run saved).`;
 
 function help(): string {
-  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n\nserve takes:\n${flagsHelp(SERVE_FLAGS, false)}\n`;
+  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n\nserve takes:\n${flagsHelp(SERVE_FLAGS, false)}\n\nbatch takes the stylise options and:\n${flagsHelp(BATCH_FLAGS, false)}\n`;
 }
 
 /** The presets table, in the paper's notation. */
@@ -338,6 +340,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'plan') return await runPlan(argv.slice(1));
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
     if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
+    if (argv[0] === 'batch') return await (await import('./batch.js')).runBatchCommand(argv.slice(1));
     if (argv[0] === 'serve') return await (await import('./serve.js')).runServe(argv.slice(1));
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));
     return await runStylize(argv);

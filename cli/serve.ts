@@ -1,5 +1,5 @@
 /**
- * `impasto serve`: the local web app (server/app.ts) on the embedded queue (server/local-queue.ts).
+ * `impasto serve`: the local web app (server/app.ts) on the embedded queue (src/jobs/local-queue.ts).
  *
  *   impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N] [--queue-size N] [limits]
  *
@@ -14,7 +14,7 @@ import { OptionError } from '../src/pipeline/options.js';
 import { EXIT_CODES } from '../src/errors.js';
 import { createApp } from '../server/app.js';
 import { DEFAULT_LIMITS } from '../server/limits.js';
-import { LocalQueue } from '../server/local-queue.js';
+import { LocalQueue } from '../src/jobs/local-queue.js';
 import { parseArgs } from './args.js';
 import { SERVE_FLAGS } from './serve-flags.js';
 

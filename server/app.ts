@@ -30,7 +30,7 @@ import { OptionError } from '../src/errors.js';
 import { PRESETS } from '../src/losses/presets.js';
 import { cacheDir, cachedDefaultSafetensors } from '../src/networks/weights/cache.js';
 import { checkRemoteOptions, remoteOptionSchema, validateOptions, type StylizeOptions } from '../src/pipeline/options.js';
-import { JOB_ID, QueueFullError, type EncodedImage, type JobQueue } from './jobs.js';
+import { JOB_ID, QueueFullError, type EncodedImage, type JobQueue } from '../src/jobs/jobs.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 
 export { DEFAULT_LIMITS, type ServerLimits };

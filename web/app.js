@@ -154,7 +154,7 @@ function handle(type, e) {
 function follow(id) {
   const source = new EventSource(`/api/jobs/${id}/events`);
   job = { id, losses: [], total: 0, stop: () => source.close(), cancel: () => fetch(`/api/jobs/${id}`, { method: 'DELETE' }) };
-  for (const type of ['status', 'stage', 'scale', 'start', 'iterate', 'preview']) {
+  for (const type of ['status', 'stage', 'notice', 'scale', 'start', 'iterate', 'preview']) {
     source.addEventListener(type, (m) => handle(type, JSON.parse(m.data)));
   }
 }

@@ -101,6 +101,7 @@ test('the page: two images uploaded, a job started, live previews and loss curve
   const meta = await sharp(await readFile(file)).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 96, 72]);
   assert.match(download.suggestedFilename(), /^impasto-[0-9a-f]{8}\.png$/);
+  assert.match(await page.textContent('#notices') ?? '', /using the offline network/, "the pipeline's notices are shown");
   assert.deepEqual((page as Page & { errors: string[] }).errors, []);
   await page.close();
 });

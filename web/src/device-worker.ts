@@ -7,7 +7,7 @@
  *
  * Messages in:  {type: 'start', content: File, styles: File[], options, weights?: File, weightsUrl?},
  *               {type: 'cancel'}.
- * Messages out: the same as the server's worker (server/job-worker.ts): {type: 'event', event},
+ * Messages out: the same as the server's worker (src/jobs/job-worker.ts): {type: 'event', event},
  *               {type: 'preview', iteration, png}, {type: 'done', png, iteration, loss, stopReason},
  *               {type: 'failed', message}.
  */

@@ -9,7 +9,7 @@
  * serves its current or final image and cancels it. `LocalQueue` (local-queue.ts) is the embedded
  * default: worker threads on this machine, a bounded number at once, a bounded waiting line.
  */
-import type { StylizeOptions } from '../src/pipeline/options.js';
+import type { StylizeOptions } from '../pipeline/options.js';
 
 /** An encoded image (JPEG, PNG, …) as uploaded, with the name it is reported by. */
 export interface EncodedImage {
@@ -37,6 +37,8 @@ export interface JobStatus {
   readonly iterations: number;
   /** The last reported total loss; null before the first step. */
   readonly loss: number | null;
+  /** The final image's terms before their weights (keys `content/<layer>`, `style/<layer>`, `tv`), once done. */
+  readonly terms?: Readonly<Record<string, number>>;
   /** Why it failed (the CLI's message for the same input). */
   readonly error?: string;
   /** The current scale (index from 0) and its size, once running. */

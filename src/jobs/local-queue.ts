@@ -44,6 +44,7 @@ interface Job {
   iteration: number;
   iterations: number;
   loss: number | null;
+  terms?: Record<string, number>;
   error?: string;
   scale?: JobStatus['scale'];
   input?: JobInput;
@@ -159,7 +160,7 @@ export class LocalQueue implements JobQueue {
   #statusOf(job: Job): JobStatus {
     return {
       id: job.id, status: job.state, iteration: job.iteration, iterations: job.iterations, loss: job.loss,
-      ...(job.error !== undefined ? { error: job.error } : {}), ...(job.scale ? { scale: job.scale } : {}),
+      ...(job.terms ? { terms: job.terms } : {}), ...(job.error !== undefined ? { error: job.error } : {}), ...(job.scale ? { scale: job.scale } : {}),
       hasImage: Boolean(job.result || job.preview),
       created: job.created.toISOString(), ...(job.started ? { started: job.started.toISOString() } : {}), ...(job.finished ? { finished: job.finished.toISOString() } : {}),
     };
@@ -256,6 +257,7 @@ export class LocalQueue implements JobQueue {
         job.preview = undefined;
         job.iteration = m.iteration;
         job.loss = m.loss;
+        job.terms = m.terms;
         this.#emit(job, { type: 'preview', iteration: m.iteration, url: `/api/jobs/${job.id}/image?iteration=${m.iteration}&final=1` });
         end(job.cancelRequested ? 'cancelled' : 'done');
         return;

@@ -7,9 +7,9 @@
  * pixels, a PNG preview every `imageEvery` steps, then `done` (the PNG result) or `failed`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { exitCodeOf } from '../src/errors.js';
-import { decodeImage, encodePng } from '../src/image/io-node.js';
-import { stylize } from '../src/pipeline/stylize.js';
+import { exitCodeOf } from '../errors.js';
+import { decodeImage, encodePng } from '../image/io-node.js';
+import { stylize } from '../pipeline/stylize.js';
 import type { JobInput } from './jobs.js';
 
 /** What the queue hands a worker. */
@@ -24,7 +24,7 @@ export interface WorkerJob {
 export type WorkerMessage =
   | { type: 'event'; event: Record<string, unknown> }
   | { type: 'preview'; iteration: number; png: Uint8Array }
-  | { type: 'done'; png: Uint8Array; iteration: number; loss: number; stopReason: string }
+  | { type: 'done'; png: Uint8Array; iteration: number; loss: number; terms: Record<string, number>; stopReason: string }
   | { type: 'failed'; message: string; exitCode: number };
 
 const job = workerData as WorkerJob;
@@ -62,7 +62,7 @@ try {
   if (result.stopReason === 'nan') {
     post({ type: 'failed', message: `the loss became NaN or infinite after ${result.iterations} iterations; lower the style weight or the learning rate`, exitCode: 4 });
   } else {
-    post({ type: 'done', png, iteration: result.iterations, loss: result.loss, stopReason: result.stopReason });
+    post({ type: 'done', png, iteration: result.iterations, loss: result.loss, terms: { ...result.terms }, stopReason: result.stopReason });
   }
 } catch (err) {
   post({ type: 'failed', message: (err as Error)?.message ?? String(err), exitCode: exitCodeOf(err) });
