@@ -44,4 +44,4 @@ const result = await esbuild.build({
   plugins: [browser],
 });
 const out = result.metafile.outputs['dist/web/device-worker.js'];
-process.stdout.write(`built dist/web/device-worker.js (${(out.bytes / 1024).toFixed(0)} KB)\n`);
+process.stderr.write(`built dist/web/device-worker.js (${(out.bytes / 1024).toFixed(0)} KB)\n`);

@@ -177,14 +177,14 @@ function runOnDevice(content, styles, options, weights) {
       const url = urlOf(d.png);
       handle('preview', { url });
       $('download').download = 'impasto-device.png';
-      window.deviceResult = { loss: d.loss, iterations: d.iteration, threads: d.threads };
+      window.deviceResult = { loss: d.loss, iterations: d.iteration, threads: d.threads, backend: d.backend };
       finish({ status: cancelled ? 'cancelled' : 'done', loss: d.loss, iteration: d.iteration, download: url });
     } else if (d.type === 'failed') {
       finish({ status: cancelled ? 'cancelled' : 'failed', loss: last?.loss ?? null, iteration: last?.iteration ?? 0, error: cancelled ? null : d.message });
     }
   };
   worker.onerror = (err) => finish({ status: 'failed', loss: null, iteration: 0, error: `the device worker failed: ${err.message}` });
-  worker.postMessage({ type: 'start', content, styles, options, imageEvery: 2, weights, weightsUrl: '/api/weights' });
+  worker.postMessage({ type: 'start', content, styles, options, imageEvery: 2, weights, weightsUrl: '/api/weights', backend: new URLSearchParams(location.search).get('backend') ?? 'auto' });
 }
 
 async function submit(ev) {

@@ -16,8 +16,10 @@ type Ort = typeof OrtWeb;
  * Loads onnxruntime-web and returns an Engine over it (wasm by default).
  * @param defaults.threads wasm threads when a session's options name none (default 1; more need
  *        a cross-origin isolated page in a browser).
+ * @param defaults.executionProviders onnxruntime-web's providers when a session asks only for
+ *        'cpu' (default ['wasm']); a browser with a WebGPU adapter may give ['webgpu', 'wasm'].
  */
-export async function loadWebEngine(defaults: { threads?: number } = {}): Promise<Engine> {
+export async function loadWebEngine(defaults: { threads?: number; executionProviders?: string[] } = {}): Promise<Engine> {
   let mod: Ort & { default?: Ort };
   try {
     mod = (await import('onnxruntime-web')) as Ort & { default?: Ort };
@@ -39,7 +41,7 @@ export async function loadWebEngine(defaults: { threads?: number } = {}): Promis
         threadsSet = true;
       }
       const providers = options.executionProviders?.filter((p) => p !== 'cpu') ?? [];
-      const eps = providers.length ? providers : ['wasm'];
+      const eps = providers.length ? providers : defaults.executionProviders ?? ['wasm'];
       try {
         const s = await ort.InferenceSession.create(model, { executionProviders: eps, graphOptimizationLevel: 'all' });
         return new OrtSession(ort as unknown as OrtLike, s as unknown as OrtSessionLike, 'ONNX Runtime (web)');

@@ -10,7 +10,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,4 +102,28 @@ test('the library from the installed package: a small stylisation, and the web e
   assert.ok(r.loss < r.initial, `the loss fell: ${r.initial} → ${r.loss}`);
   assert.equal(r.iterations, 6);
   assert.match(r.webError, /onnxruntime-web is not installed.*npm install onnxruntime-web/);
+});
+
+test('impasto serve from the installed package: the page and the API answer, and in-browser runs are not offered without onnxruntime-web', async () => {
+  const bin = path.join(project, 'node_modules', 'impasto-nst', 'bin', 'impasto.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], { cwd: project, env: { ...offlineEnv, IMPASTO_HOME: path.join(dir, 'home') } });
+  try {
+    let err = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no 'listening' line in 30 s: ${err}`)), 30_000);
+      child.stderr.on('data', (d) => {
+        err += String(d);
+        const m = /listening on http:\/\/[^:]+:(\d+)/.exec(err);
+        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      });
+    });
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(await page.text(), /<title>Impasto/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/app.js`)).status, 200);
+    const opts = (await (await fetch(`http://127.0.0.1:${port}/api/options`)).json()) as { device: boolean; options: unknown[] };
+    assert.equal(opts.device, false);
+    assert.ok(opts.options.length > 30);
+  } finally {
+    child.kill('SIGTERM');
+  }
 });

@@ -29,6 +29,8 @@ interface Start {
   weights?: File;
   /** Where the server offers its cached default VGG weights (GET /api/weights), tried when `network` is auto and no file was picked. */
   weightsUrl?: string;
+  /** onnxruntime-web's backend: 'auto' (WebGPU when the browser offers an adapter, else wasm), 'webgpu' or 'wasm' (default auto). */
+  backend?: 'auto' | 'webgpu' | 'wasm';
   /** wasm threads (default: the cores, at most 8, when cross-origin isolated; else 1). */
   threads?: number;
 }
@@ -43,7 +45,11 @@ function post(m: Record<string, unknown> & { png?: Uint8Array }): void {
 async function run(s: Start): Promise<void> {
   abort = new AbortController();
   const threads = s.threads ?? (scope.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
-  const engine = await loadWebEngine({ threads });
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const backend = s.backend ?? 'auto';
+  const webgpu = backend === 'webgpu' || (backend === 'auto' && !!gpu && !!(await gpu.requestAdapter().catch(() => null)));
+  const engine = await loadWebEngine({ threads, executionProviders: webgpu ? ['webgpu', 'wasm'] : ['wasm'] });
+  post({ type: 'event', event: { type: 'notice', message: `running in this browser on ${webgpu ? 'WebGPU (unsupported operators on WebAssembly)' : `WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}`}` } });
   const content = await decodeImage(new Uint8Array(await s.content.arrayBuffer()), `content "${s.content.name}"`);
   const style = [];
   for (const [i, f] of s.styles.entries()) style.push(await decodeImage(new Uint8Array(await f.arrayBuffer()), `style ${i + 1} "${f.name}"`));
@@ -73,7 +79,7 @@ async function run(s: Start): Promise<void> {
     },
   });
   await previews;
-  post({ type: 'done', png: await encodePng(result.image), iteration: result.iterations, loss: result.loss, stopReason: result.stopReason, threads });
+  post({ type: 'done', png: await encodePng(result.image), iteration: result.iterations, loss: result.loss, stopReason: result.stopReason, threads, backend: webgpu ? 'webgpu' : 'wasm' });
 }
 
 /** The weight formats the browser parses: those whose readers need no Node module (zip needs zlib, Keras HDF5 a Node worker, ONNX protobufjs's generated code). */
