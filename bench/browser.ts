@@ -74,13 +74,16 @@ const browser = await chromium.launch({ executablePath: executable, args: ['--no
 const rows: string[] = [];
 let gpuBrowser: Browser | null = null;
 try {
+  // tsx names functions with an `__name` helper, which functions sent to page.evaluate lack.
   const page = await browser.newPage();
+  await page.addInitScript({ content: 'globalThis.__name = (f) => f;' });
   await page.goto(server.url);
   const isolated = await page.evaluate(() => crossOriginIsolated);
   let gpuPage: Page | null = null;
   if (args.includes('--webgpu')) {
     gpuBrowser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader'] });
     gpuPage = await gpuBrowser.newPage();
+    await gpuPage.addInitScript({ content: 'globalThis.__name = (f) => f;' });
     await gpuPage.goto(server.url);
   }
   for (const network of networks) {

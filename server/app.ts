@@ -195,6 +195,24 @@ export async function createApp(options: ServerOptions): Promise<FastifyInstance
       return reply.code(403).send({ statusCode: 403, error: 'cross-origin requests are refused' });
     }
   });
+  // Uploads being received are held in memory: each request's declared length is reserved against
+  // a budget, so that concurrent uploads cannot exhaust it (chunked bodies, whose length is not
+  // known in advance, are refused).
+  const maxRequest = (1 + limits.maxStyles) * limits.maxUploadBytes + 1024 * 1024;
+  const uploadBudget = Math.max(maxRequest, 4 * limits.maxUploadBytes);
+  let receiving = 0;
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST' || req.url.split('?')[0] !== '/api/jobs') return;
+    const length = Number(req.headers['content-length']);
+    if (!Number.isSafeInteger(length) || length <= 0) return reply.code(411).send({ statusCode: 411, error: 'send the form with a Content-Length (chunked uploads are not accepted)' });
+    if (length > maxRequest) return reply.code(413).send({ statusCode: 413, error: `the request is ${length} bytes, over this server's limit of ${maxRequest} (one content and at most ${limits.maxStyles} style images of ${(limits.maxUploadBytes / 1024 / 1024).toFixed(0)} MB)` });
+    if (receiving + length > uploadBudget) return reply.code(429).header('retry-after', '5').send({ statusCode: 429, error: 'the server is receiving other uploads; try again in a few seconds' });
+    receiving += length;
+    let released = false;
+    const release = () => { if (!released) { released = true; receiving -= length; } };
+    reply.raw.once('finish', release);
+    reply.raw.once('close', release);
+  });
   app.addHook('onSend', async (_req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
     return payload;

@@ -112,6 +112,10 @@ test('limits: an upload over the size limit gives 413; an image over the pixel l
   const r2 = await submit(await jobForm(new Uint8Array(huge), ['starry_night.jpg'], SMALL));
   assert.equal(r2.status, 413);
   assert.match(r2.body.error as string, /content "upload\.bin" is 2100×2000 px \(4\.2 Mpx\); this server takes images up to 4 Mpx/);
+  // A body without a declared length cannot be budgeted: 411.
+  const body = new Response(await jobForm('tubingen.jpg', ['starry_night.jpg'], SMALL));
+  const chunked = await fetch(`${server.url}/api/jobs`, { method: 'POST', body: body.body, headers: { 'content-type': body.headers.get('content-type')! }, duplex: 'half' } as RequestInit);
+  assert.equal(chunked.status, 411);
   const r3 = await submit(await jobForm('tubingen.jpg', ['starry_night.jpg'], { ...SMALL, size: 4000 }));
   assert.equal(r3.status, 413);
   assert.match(r3.body.error as string, /size 4000 is over this server's limit of 512 px/);
