@@ -218,8 +218,12 @@ export class LocalQueue implements JobQueue {
       this.#pump();
     };
     worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'done' || m.type === 'failed') settling = true;
-      void this.#onMessage(job, m, end).catch((err) => end('failed', `the result could not be stored: ${(err as Error).message}`));
+      const final = m.type === 'done' || m.type === 'failed';
+      if (final) settling = true;
+      const handled = this.#onMessage(job, m, end).catch((err) => end('failed', `the result could not be stored: ${(err as Error).message}`));
+      // The worker's port keeps its thread alive: end it once its last message is handled, so
+      // that its memory (sessions, arenas) goes with the job.
+      if (final) void handled.then(() => worker.terminate());
     });
     worker.on('error', (err) => end('failed', `the job's worker failed: ${err.message}`));
     worker.on('exit', (code) => {
