@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { exitCodeOf } from '../errors.js';
 import { decodeImage, encodePng } from '../image/io-node.js';
 import { stylize } from '../pipeline/stylize.js';
+import { eventRelay } from '../pipeline/relay.js';
 import type { JobInput } from './jobs.js';
 
 /** What the queue hands a worker. */
@@ -43,21 +44,9 @@ try {
   const content = await decodeImage(input.content.bytes, input.content.name, job.maxPixels);
   const styles = [];
   for (const s of input.styles) styles.push(await decodeImage(s.bytes, s.name, job.maxPixels));
-  let previews = Promise.resolve();
-  const result = await stylize({ ...input.options, ...server, content, style: styles }, {
-    signal: abort.signal,
-    onEvent: (e) => {
-      if (e.type === 'iterate' && e.image) {
-        const { image, ...rest } = e;
-        post({ type: 'event', event: rest });
-        // Encoded in order, off the optimiser's path (sharp works on libuv's threads).
-        previews = previews.then(async () => post({ type: 'preview', iteration: e.iteration, png: await encodePng(image) }));
-      } else {
-        post({ type: 'event', event: e as unknown as Record<string, unknown> });
-      }
-    },
-  });
-  await previews;
+  const relay = eventRelay(post, encodePng);
+  const result = await stylize({ ...input.options, ...server, content, style: styles }, { signal: abort.signal, onEvent: relay.onEvent });
+  await relay.flushed();
   const png = await encodePng(result.image);
   if (result.stopReason === 'nan') {
     post({ type: 'failed', message: `the loss became NaN or infinite after ${result.iterations} iterations; lower the style weight or the learning rate`, exitCode: 4 });

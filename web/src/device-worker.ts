@@ -14,6 +14,7 @@
 import { loadWebEngine } from '../../src/engine/web.js';
 import { decodeImage, encodePng } from '../../src/image/io-browser.js';
 import { stylize } from '../../src/pipeline/stylize.js';
+import { eventRelay } from '../../src/pipeline/relay.js';
 import type { StylizeOptions } from '../../src/pipeline/options.js';
 import { parseWeights, sniffFormat, WeightFormatError, type WeightFormat } from '../../src/networks/weights/load.js';
 import type { VggWeights } from '../../src/networks/vgg.js';
@@ -65,20 +66,11 @@ async function run(s: Start): Promise<void> {
   }
   // Without weights, 'auto' means the offline network, generated from its seed.
   const network = auto ? 'offline' : s.options.network;
-  let previews = Promise.resolve();
+  const relay = eventRelay(post, encodePng);
   const result = await stylize({ ...s.options, network, maxMemory: 2, imageEvery: s.imageEvery, content, style }, {
-    engine, signal: abort.signal, weights,
-    onEvent: (e) => {
-      if (e.type === 'iterate' && e.image) {
-        const { image, ...rest } = e;
-        post({ type: 'event', event: rest });
-        previews = previews.then(async () => post({ type: 'preview', iteration: e.iteration, png: await encodePng(image) }));
-      } else {
-        post({ type: 'event', event: e });
-      }
-    },
+    engine, signal: abort.signal, weights, onEvent: relay.onEvent,
   });
-  await previews;
+  await relay.flushed();
   post({ type: 'done', png: await encodePng(result.image), iteration: result.iterations, loss: result.loss, stopReason: result.stopReason, threads, backend: webgpu ? 'webgpu' : 'wasm' });
 }
 
