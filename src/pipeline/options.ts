@@ -19,7 +19,7 @@ export { OptionError } from '../errors.js';
 export const DEFAULT_ITERATIONS = 50;
 /** Iterate averaging off by default: with L-BFGS, decay 0.9 ended 0.1–0.9 % and 0.99 ended 1.9–5.9 % higher (bench/scales.ts, README). */
 export const DEFAULT_AVERAGE = 0;
-/** The tolerance stop, off by default: 1e-3 and 3e-3 never fired in 50 steps a scale; 1e-2 saved 30 % of the evaluations for 0.4 % more loss (bench/scales.ts, README). */
+/** The tolerance stop, off by default: on the offline network 1e-3 and 3e-3 never fired in 50 steps a scale and 1e-2 saved 30 % of the evaluations for 0.4 % more loss; on VGG-19 none fired (bench/scales.ts, README). */
 export const DEFAULT_TOLERANCE = 0;
 /** Adam's moments across scales: reset, as crowsonkb's fresh optimiser per scale; resized moments ended 71 % (offline) and 5.6 % (VGG-19) higher at 512 px (bench/scales.ts, README). */
 export const DEFAULT_ADAM_MOMENTS = 'reset';
