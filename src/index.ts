@@ -38,3 +38,9 @@ export { resolveEngine, registerEngine, listEngines, EngineError } from './engin
 export type { Engine, Session, SessionOptions, HostTensor } from './engine/index.js';
 export { lbfgs } from './optimizers/lbfgs.js';
 export { adam } from './optimizers/adam.js';
+export { planBatch, runBatch } from './jobs/batch.js';
+export type { BatchJob, BatchSpec, BatchSummary, BatchEvent, BatchControl, JobOutcome } from './jobs/batch.js';
+export { LocalQueue } from './jobs/local-queue.js';
+export type { LocalQueueOptions } from './jobs/local-queue.js';
+export { QueueFullError } from './jobs/jobs.js';
+export type { JobQueue, JobInput, JobStatus, JobEvent, JobImage, JobState, EncodedImage } from './jobs/jobs.js';
