@@ -13,6 +13,7 @@ import path from 'node:path';
 import { EXIT_CODES } from '../src/errors.js';
 import { flagOf, OPTION_DEFS, OptionError, validateOption, type StylizeOptions } from '../src/pipeline/options.js';
 import { planBatch, runBatch, type BatchEvent, type JobOutcome } from '../src/jobs/batch.js';
+import { connectionOf, RedisQueue } from '../src/jobs/redis-queue.js';
 import { parseArgs } from './args.js';
 import { BATCH_FLAGS } from './batch-flags.js';
 import { Progress } from './progress.js';
@@ -56,10 +57,21 @@ export async function runBatchCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const label = (o: JobOutcome) => path.basename(o.job.output);
+  let queue: RedisQueue | undefined;
+  if (flags.queue !== undefined) {
+    try {
+      connectionOf(flags.queue as string);
+    } catch (err) {
+      throw new OptionError((err as Error).message);
+    }
+    queue = new RedisQueue(flags.queue as string, { queueSize: 1_000_000 });
+    await queue.ready();
+  }
   const t0 = performance.now();
   try {
     const summary = await runBatch(jobs, {
-      concurrency: (flags.concurrency as number | undefined) ?? 1,
+      queue,
+      concurrency: (flags.concurrency as number | undefined) ?? (queue ? 8 : 1),
       maxMemory: options.maxMemory,
       signal: ac.signal,
       onEvent: (e: BatchEvent) => {
@@ -83,6 +95,7 @@ export async function runBatchCommand(argv: string[]): Promise<number> {
     if (ac.signal.aborted) return EXIT_CODES.interrupted;
     return summary.failed ? EXIT_CODES.input : EXIT_CODES.ok;
   } finally {
+    await queue?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -6,6 +6,7 @@
  *   impasto texture <style...> [-o texture.png] [...]   texture synthesis: the style terms alone, from noise (--tileable: it wraps)
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
  *   impasto batch --content A,DIR --style B,DIR -o DIR [--concurrency N] [--sweep KEY=V,…] [options] | --manifest FILE.json -o DIR   many stylisations into one folder; a re-run skips what is done
+  impasto worker --queue redis://HOST:PORT [--concurrency N]   run batch jobs from a Redis queue (BullMQ)
   impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N]   the local web app and HTTP API (cli/serve.ts)
  *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
@@ -341,6 +342,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
     if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
     if (argv[0] === 'batch') return await (await import('./batch.js')).runBatchCommand(argv.slice(1));
+    if (argv[0] === 'worker') return await (await import('./worker.js')).runWorkerCommand(argv.slice(1));
     if (argv[0] === 'serve') return await (await import('./serve.js')).runServe(argv.slice(1));
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));
     return await runStylize(argv);
