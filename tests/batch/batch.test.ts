@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { jsonLines, type JsonRun } from './run-json.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const images = path.join(root, 'tests/fixtures/images');
@@ -22,28 +23,12 @@ let dir = '';
 before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-batch-test-')); });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
 
-interface Run { code: number | null; lines: Record<string, unknown>[]; stderr: string }
+type Run = JsonRun;
 
 /** Runs `impasto batch … --json`; `onLine` may act on the child (e.g. interrupt it). */
 function batch(args: string[], onLine?: (line: Record<string, unknown>, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/bin.ts'), 'batch', '--json', ...args], { cwd: root, env: { ...process.env, IMPASTO_HOME: path.join(dir, 'home') } });
-    const lines: Record<string, unknown>[] = [];
-    let out = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      out += String(d);
-      let i: number;
-      while ((i = out.indexOf('\n')) >= 0) {
-        const line = JSON.parse(out.slice(0, i)) as Record<string, unknown>;
-        out = out.slice(i + 1);
-        lines.push(line);
-        onLine?.(line, child);
-      }
-    });
-    child.stderr.on('data', (d) => { stderr += String(d); });
-    child.on('close', (code) => resolve({ code, lines, stderr }));
-  });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/bin.ts'), 'batch', '--json', ...args], { cwd: root, env: { ...process.env, IMPASTO_HOME: path.join(dir, 'home') } });
+  return jsonLines(child, (line) => onLine?.(line, child));
 }
 
 const summaryOf = (r: Run) => r.lines.find((l) => l.type === 'summary') as { done: number; failed: number; skipped: number; cancelled: number; failures: { output: string; error: string }[] };

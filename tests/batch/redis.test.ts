@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { jsonLines, type JsonRun } from './run-json.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const img = (n: string) => path.join(root, 'tests/fixtures/images', n);
@@ -52,27 +53,8 @@ async function worker(): Promise<ChildProcess> {
   return child;
 }
 
-interface Run { code: number | null; lines: Record<string, unknown>[]; stderr: string }
-
-function batch(args: string[], onLine?: (l: Record<string, unknown>) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = cli(['batch', '--json', '--queue', url, ...args]);
-    const lines: Record<string, unknown>[] = [];
-    let out = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      let i: number;
-      while ((i = out.indexOf('\n')) >= 0) {
-        const l = JSON.parse(out.slice(0, i)) as Record<string, unknown>;
-        out = out.slice(i + 1);
-        lines.push(l);
-        onLine?.(l);
-      }
-    });
-    child.stderr!.on('data', (d) => { stderr += String(d); });
-    child.on('close', (code) => resolve({ code, lines, stderr }));
-  });
+function batch(args: string[], onLine?: (l: Record<string, unknown>) => void): Promise<JsonRun> {
+  return jsonLines(cli(['batch', '--json', '--queue', url, ...args]), onLine);
 }
 
 before(async () => {
