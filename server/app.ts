@@ -11,8 +11,9 @@
  *   GET    /                      the page (web/)
  *
  * Errors are JSON `{error, statusCode}`: 400 a bad image or option (the CLI's message), 404 an
- * unknown id or path, 413 an upload over the limits, 429 a full queue, 403 a request from another
- * origin or for another host.
+ * unknown id or path, 409 an image asked for before the first preview, 411 an upload without a
+ * Content-Length, 413 an upload over the limits, 429 a full queue (or too many uploads being
+ * received), 403 a request from another origin or for another host.
  *
  * Safety: nothing from a request names a file (ids are checked UUIDs, the page's files are a fixed
  * set read at start, options that are paths are refused); the Host header must be this server's

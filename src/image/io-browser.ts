@@ -1,6 +1,6 @@
 /**
  * Image input and output in the browser (canvas and ImageBitmap): the browser bundle's stand-in
- * for io-node.ts (tools/build-web.mjs substitutes it), with the same exports. In the browser,
+ * for io-node.ts (tools/build-web.mjs substitutes it), with the exports the bundled pipeline uses. In the browser,
  * images arrive decoded (`decodeImage` of a picked file's bytes) or as RgbImage; a path is refused.
  *
  * Decoding flattens alpha over white, as io-node does; the browser applies EXIF orientation
@@ -26,18 +26,6 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
 
 export async function readImage(file: string): Promise<RgbImage> {
   return noPaths(file);
-}
-
-export async function writeImage(file: string, _img: RgbImage): Promise<void> {
-  throw new ImageError(`cannot write ${file}: in the browser, use encodePng and offer the bytes as a download`);
-}
-
-export async function checkOutputPath(file: string): Promise<void> {
-  throw new ImageError(`cannot write ${file}: the browser has no output paths`);
-}
-
-export function formatOf(file: string): never {
-  throw new ImageError(`cannot write ${file}: the browser has no output paths`);
 }
 
 function canvas(width: number, height: number): OffscreenCanvasRenderingContext2D {

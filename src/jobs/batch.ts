@@ -64,10 +64,6 @@ function slug(name: string): string {
   return path.basename(name, path.extname(name)).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 40) || 'image';
 }
 
-async function isDirectory(p: string): Promise<boolean> {
-  return (await fs.stat(p).catch(() => null))?.isDirectory() ?? false;
-}
-
 /** Files and folders → image files (a folder's images sorted by name). @throws OptionError */
 async function expand(inputs: readonly string[], what: string): Promise<string[]> {
   const out: string[] = [];
