@@ -24,6 +24,11 @@ export interface JobInput {
   readonly styles: readonly EncodedImage[];
   /** Checked by `checkRemoteOptions` and `validateOptions` before the job is queued. */
   readonly options: Partial<StylizeOptions>;
+  /**
+   * A preview PNG every this many steps, 0 for none; the queue's own period when absent. Set by
+   * the operator's code (a worker taking jobs for the web app), never from a request.
+   */
+  readonly imageEvery?: number;
 }
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

@@ -25,7 +25,7 @@ export interface LocalQueueOptions {
   readonly keepMs: number;
   /** Largest upload decoded, in pixels. */
   readonly maxPixels: number;
-  /** A preview every this many steps. */
+  /** A preview every this many steps, for jobs whose input does not set its own. */
   readonly imageEvery: number;
   /** ONNX Runtime threads per job (default: the cores shared among `jobs`). */
   readonly threads?: number;
@@ -91,7 +91,7 @@ export class LocalQueue implements JobQueue {
     const own = (b: Uint8Array) => new Uint8Array(b);
     const job: Job = {
       id: randomUUID(), state: 'queued', created: new Date(), iteration: 0, iterations: 0, loss: null, cancelRequested: false, listeners: new Set(),
-      input: { content: { name: input.content.name, bytes: own(input.content.bytes) }, styles: input.styles.map((s) => ({ name: s.name, bytes: own(s.bytes) })), options: structuredClone(input.options) },
+      input: { content: { name: input.content.name, bytes: own(input.content.bytes) }, styles: input.styles.map((s) => ({ name: s.name, bytes: own(s.bytes) })), options: structuredClone(input.options), ...(input.imageEvery !== undefined ? { imageEvery: input.imageEvery } : {}) },
     };
     this.#jobs.set(job.id, job);
     this.#waiting.push(job);
@@ -198,7 +198,7 @@ export class LocalQueue implements JobQueue {
     const data: WorkerJob = {
       input,
       server: {
-        imageEvery: this.#o.imageEvery,
+        imageEvery: input.imageEvery ?? this.#o.imageEvery,
         ...(this.#o.threads !== undefined ? { threads: this.#o.threads } : {}),
         ...(this.#o.maxMemory !== undefined ? { maxMemory: this.#o.maxMemory / this.#o.jobs } : {}),
       },

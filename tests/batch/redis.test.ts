@@ -1,8 +1,11 @@
 /**
- * `impasto batch --queue redis://…` with `impasto worker` processes, against a real Redis
- * (Debian's redis-server, started here on a free loopback port; .ci/run installs it): six jobs
- * over two workers, a bad input that fails once, and a worker killed with SIGKILL mid-job whose
- * job another worker finishes. Skipped locally without redis-server; fails under CI=true.
+ * `impasto batch --queue redis://…` and `impasto serve --queue …` with `impasto worker`
+ * processes, against a real Redis (Debian's redis-server, started here on a free loopback port
+ * with an append-only file, so that it can restart with its data; .ci/run installs it): six jobs
+ * over two workers, a bad input that fails once, a worker killed with SIGKILL mid-job, Redis
+ * restarted mid-batch, SIGTERM handing a job back (or finishing it within the grace period),
+ * Ctrl-C cancelling a running remote job, and the web API on the queue. Skipped locally without
+ * redis-server; fails under CI=true.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { jsonLines, type JsonRun } from './run-json.js';
+import { jobForm, readEvents, startServe } from '../server/serve.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const img = (n: string) => path.join(root, 'tests/fixtures/images', n);
@@ -25,6 +29,7 @@ const skip = have ? false : 'no redis-server (apt-get install redis-server)';
 
 let dir = '';
 let url = '';
+let port = 0;
 let redis: ChildProcess | undefined;
 const children: ChildProcess[] = [];
 
@@ -43,14 +48,58 @@ function cli(args: string[]): ChildProcess {
   return child;
 }
 
-async function worker(): Promise<ChildProcess> {
-  const child = cli(['worker', '--queue', url]);
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** What it has written to stderr so far (one line per job event). */
+  log(): string;
+  /** Resolves when its log matches `re` (its match). */
+  waitFor(re: RegExp): Promise<RegExpExecArray>;
+  exited(): Promise<number | null>;
+}
+
+async function worker(args: string[] = []): Promise<WorkerProcess> {
+  const child = cli(['worker', '--queue', url, ...args]);
   let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d) => { err += String(d); if (err.includes('taking jobs')) resolve(); });
-    child.on('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-  return child;
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.stderr!.on('data', (d) => { err += String(d); });
+  const w: WorkerProcess = {
+    child,
+    log: () => err,
+    waitFor: (re) => new Promise((resolve, reject) => {
+      const look = () => {
+        const m = re.exec(err);
+        if (m) { child.stderr!.off('data', look); resolve(m); }
+      };
+      child.stderr!.on('data', look);
+      void exit.then((code) => { const m = re.exec(err); if (m) resolve(m); else reject(new Error(`worker exited ${code} before ${re}: ${err}`)); });
+      look();
+    }),
+    exited: () => exit,
+  };
+  await w.waitFor(/taking jobs/);
+  return w;
+}
+
+async function until(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+const listening = () => new Promise<boolean>((resolve) => { const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); }).on('error', () => resolve(false)); });
+
+/** Starts redis-server on `port`, keeping its data in an append-only file under `dir` (fsync each write). */
+async function startRedis(): Promise<void> {
+  redis = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  await until(listening);
+}
+
+/** Stops Redis (SIGTERM: it flushes its file and exits), waits 2 s, and starts it again on the same port and data. */
+async function restartRedis(): Promise<void> {
+  const r = redis!;
+  const exited = new Promise((resolve) => r.once('exit', resolve));
+  r.kill('SIGTERM');
+  await exited;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await startRedis();
 }
 
 function batch(args: string[], onLine?: (l: Record<string, unknown>) => void): Promise<JsonRun> {
@@ -60,14 +109,9 @@ function batch(args: string[], onLine?: (l: Record<string, unknown>) => void): P
 before(async () => {
   if (!have) return;
   dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-redis-'));
-  const port = await freePort();
+  port = await freePort();
   url = `redis://127.0.0.1:${port}`;
-  redis = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => { const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); }).on('error', () => resolve(false)); });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await startRedis();
 });
 
 after(async () => {
@@ -103,8 +147,9 @@ test('six jobs over two worker processes through Redis: every output valid; a ba
   const failed = bad.lines.filter((l) => l.type === 'job' && l.status === 'failed');
   assert.equal(failed.length, 1);
   assert.match(failed[0]!.error as string, /cannot read content .*b-broken\.jpg: expected a JPEG/);
-  a.kill('SIGTERM');
-  b.kill('SIGTERM');
+  a.child.kill('SIGTERM');
+  b.child.kill('SIGTERM');
+  await Promise.all([a.exited(), b.exited()]);
 });
 
 test('a worker killed with SIGKILL mid-job: another worker takes its job over, every output arrives once', { skip, timeout: 240_000 }, async () => {
@@ -115,7 +160,7 @@ test('a worker killed with SIGKILL mid-job: another worker takes its job over, e
   const r = await batch([...SIX, '-o', out, ...SMALL, '--iterations', '60'], (l) => {
     if (!killed && l.type === 'job' && l.status === 'done') {
       killed = true;
-      a.kill('SIGKILL'); // it is mid-job: jobs are fed ahead, so each worker always has one
+      a.child.kill('SIGKILL'); // it is mid-job: jobs are fed ahead, so each worker always has one
     }
   });
   assert.ok(killed);
@@ -124,5 +169,113 @@ test('a worker killed with SIGKILL mid-job: another worker takes its job over, e
   assert.equal(done.length, 6, 'each job done once');
   assert.equal(new Set(done).size, 6);
   assert.equal((await readdir(out)).length, 6);
-  b.kill('SIGTERM');
+  b.child.kill('SIGTERM');
+  await b.exited();
+});
+
+test('Redis restarted mid-batch: the batch and the workers reconnect, every output arrives once', { skip, timeout: 240_000 }, async () => {
+  const a = await worker();
+  const b = await worker();
+  const out = path.join(dir, 'restarted');
+  let restart: Promise<void> | undefined;
+  const r = await batch([...SIX, '-o', out, ...SMALL, '--iterations', '400'], (l) => {
+    if (!restart && l.type === 'job' && l.status === 'done') restart = restartRedis(); // both workers are mid-job
+  });
+  assert.ok(restart, 'Redis was restarted');
+  await restart;
+  assert.equal(r.code, 0, r.stderr);
+  const done = r.lines.filter((l) => l.type === 'job' && l.status === 'done').map((l) => l.output as string);
+  assert.equal(done.length, 6);
+  assert.equal(new Set(done).size, 6);
+  assert.equal((await readdir(out)).length, 6);
+  for (const f of await readdir(out)) assert.equal((await sharp(path.join(out, f)).metadata()).format, 'png');
+  // A job whose end could not be recorded while Redis was down runs again, so the workers may report more than 6.
+  assert.ok(((a.log() + b.log()).match(/ done in /g) ?? []).length >= 6, a.log() + b.log());
+  a.child.kill('SIGTERM');
+  b.child.kill('SIGTERM');
+  await Promise.all([a.exited(), b.exited()]);
+});
+
+const ONE = ['--content', img('tubingen.jpg'), '--style', img('starry_night.jpg'), ...SMALL];
+
+test('SIGTERM: a running job goes back to the queue after --grace (no attempt spent) and another worker finishes it; within the grace it finishes first', { skip, timeout: 240_000 }, async () => {
+  // --grace 0: handed back at once.
+  const a = await worker(['--grace', '0']);
+  const out = path.join(dir, 'sigterm');
+  const run = batch([...ONE, '-o', out, '--iterations', '1500']);
+  const [, id] = await a.waitFor(/job (\S+) started \(attempt 1\)/);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  a.child.kill('SIGTERM');
+  assert.equal(await a.exited(), 0, a.log());
+  assert.match(a.log(), new RegExp(`job ${id} handed back to the queue`));
+  assert.match(a.log(), /stopped \(1 job handed back\)/);
+  assert.doesNotMatch(a.log(), / done in /);
+  const b = await worker();
+  await b.waitFor(new RegExp(`job ${id} started \\(attempt 1\\)`)); // the hand-back spent no attempt
+  const r = await run;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((r.lines.find((l) => l.type === 'summary') as { done: number }).done, 1);
+  assert.match(b.log(), new RegExp(`job ${id} done in`));
+  b.child.kill('SIGTERM');
+  await b.exited();
+
+  // --grace 60: the running job finishes on the stopping worker; nothing is handed back.
+  const c = await worker(['--grace', '60']);
+  const run2 = batch([...ONE, '-o', out, '--iterations', '600']);
+  const [, id2] = await c.waitFor(/job (\S+) started/);
+  c.child.kill('SIGTERM');
+  assert.equal(await c.exited(), 0, c.log());
+  assert.match(c.log(), new RegExp(`job ${id2} done in`));
+  assert.match(c.log(), /stopped \(0 jobs handed back\)/);
+  const r2 = await run2;
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal((await readdir(out)).length, 2);
+});
+
+test('Ctrl-C on a batch cancels its running remote job: the worker stops it at once and takes the next', { skip, timeout: 120_000 }, async () => {
+  const a = await worker();
+  const out = path.join(dir, 'cancel');
+  const child = cli(['batch', '--json', '--queue', url, ...ONE, '-o', out, '--iterations', '100000']);
+  const run = jsonLines(child);
+  const [, id] = await a.waitFor(/job (\S+) started/);
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const r = await run;
+  assert.equal(r.code, 130, r.stderr);
+  await a.waitFor(new RegExp(`job ${id} cancelled`));
+  assert.ok(Date.now() - t0 < 10_000, `cancelled in ${Date.now() - t0} ms`);
+  assert.equal(existsSync(out) ? (await readdir(out)).length : 0, 0, 'a cancelled job writes nothing');
+  // The worker is free for the next job.
+  const next = await batch([...ONE, '-o', out, '--iterations', '3']);
+  assert.equal(next.code, 0, next.stderr);
+  a.child.kill('SIGTERM');
+  await a.exited();
+});
+
+test('impasto serve --queue: a web job runs on a worker; its events, previews and result come back through Redis', { skip, timeout: 120_000 }, async () => {
+  const a = await worker();
+  const server = await startServe(['--queue', url, '--preview-every', '1']);
+  try {
+    const res = await fetch(`${server.url}/api/jobs`, { method: 'POST', body: await jobForm('tubingen.jpg', ['starry_night.jpg'], { network: 'offline', size: 48, minSize: 48, iterations: 600 })});
+    assert.equal(res.status, 202);
+    const { id } = (await res.json()) as { id: string };
+    const events = await readEvents(`${server.url}/api/jobs/${id}/events`);
+    const kinds = events.map((e) => e.event);
+    assert.ok(kinds.includes('start') && kinds.includes('iterate') && kinds.includes('done'), kinds.join(' '));
+    assert.equal((events.at(-1)!.data.job as { status: string }).status, 'done');
+    const previews = events.filter((e) => e.event === 'preview');
+    assert.ok(previews.length >= 1, 'a preview came through Redis');
+    assert.match(a.log(), new RegExp(`job ${id} done in`));
+    const img = await fetch(`${server.url}/api/jobs/${id}/image`);
+    assert.equal(img.headers.get('x-impasto-final'), 'true');
+    const meta = await sharp(Buffer.from(await img.arrayBuffer())).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['png', 48, 36]);
+    const st = (await (await fetch(`${server.url}/api/jobs/${id}`)).json()) as { status: string; iteration: number; loss: number };
+    const done = events.find((e) => e.event === 'done')!.data;
+    assert.deepEqual([st.status, st.iteration, st.loss], ['done', done.iterations, done.loss]);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    a.child.kill('SIGTERM');
+    await a.exited();
+  }
 });
