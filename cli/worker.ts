@@ -18,6 +18,7 @@ import { parseArgs, type FlagDef } from './args.js';
 export const WORKER_FLAGS: readonly FlagDef[] = [
   { name: 'queue', kind: 'string', arg: 'URL', doc: 'the Redis server of the queue, redis://HOST:PORT' },
   { name: 'concurrency', kind: 'int', arg: 'N', doc: 'jobs at once (default 1)' },
+  { name: 'threads', kind: 'int', arg: 'N', doc: 'ONNX Runtime threads per job (default: the cores shared among --concurrency; with several worker processes on one machine, share them among all)' },
   { name: 'grace', kind: 'int', min: 0, arg: 'S', doc: 'on SIGTERM, seconds to let running jobs finish before handing them back (default 5)' },
 ];
 
@@ -36,7 +37,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   const grace = (flags.grace as number | undefined) ?? 5;
   if (!(grace >= 0)) throw new OptionError(`--grace must be 0 or more seconds, received ${grace}`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'impasto-worker-'));
-  const local = new LocalQueue({ jobs: concurrency, queueSize: concurrency, dir, keepMs: 3600_000, maxPixels: MAX_INPUT_PIXELS, imageEvery: 0, threads: Math.max(1, Math.floor(os.availableParallelism() / concurrency)) });
+  const local = new LocalQueue({ jobs: concurrency, queueSize: concurrency, dir, keepMs: 3600_000, maxPixels: MAX_INPUT_PIXELS, imageEvery: 0, threads: (flags.threads as number | undefined) ?? Math.max(1, Math.floor(os.availableParallelism() / concurrency)) });
   const worker = await runWorker(url, concurrency, local, (line) => process.stderr.write(`impasto worker: ${line}\n`));
   process.stderr.write(`impasto worker: taking jobs from ${url}, ${concurrency} at once (SIGTERM or Ctrl-C: stop; running jobs get ${grace} s, then go back to the queue)\n`);
   await new Promise<void>((resolve) => {
