@@ -147,6 +147,10 @@ test('six jobs over two worker processes through Redis: every output valid; a ba
   const failed = bad.lines.filter((l) => l.type === 'job' && l.status === 'failed');
   assert.equal(failed.length, 1);
   assert.match(failed[0]!.error as string, /cannot read content .*b-broken\.jpg: expected a JPEG/);
+  // It ran once: one worker started it and reported its failure; no retry.
+  const logs = a.log() + b.log();
+  assert.equal(logs.match(/started \(attempt \d\): content .*b-broken\.jpg/g)?.length, 1, logs);
+  assert.equal(logs.match(/failed: cannot read content .*b-broken\.jpg/g)?.length, 1, logs);
   a.child.kill('SIGTERM');
   b.child.kill('SIGTERM');
   await Promise.all([a.exited(), b.exited()]);
@@ -173,7 +177,7 @@ test('a worker killed with SIGKILL mid-job: another worker takes its job over, e
   await b.exited();
 });
 
-test('Redis restarted mid-batch: the batch and the workers reconnect, every output arrives once', { skip, timeout: 240_000 }, async () => {
+test('Redis restarted mid-batch: the batch and the workers reconnect, every output arrives once', { skip, timeout: 240_000 }, async (t) => {
   const a = await worker();
   const b = await worker();
   const out = path.join(dir, 'restarted');
@@ -191,6 +195,7 @@ test('Redis restarted mid-batch: the batch and the workers reconnect, every outp
   for (const f of await readdir(out)) assert.equal((await sharp(path.join(out, f)).metadata()).format, 'png');
   // A job whose end could not be recorded while Redis was down runs again, so the workers may report more than 6.
   assert.ok(((a.log() + b.log()).match(/ done in /g) ?? []).length >= 6, a.log() + b.log());
+  for (const line of `${a.log()}${b.log()}`.split('\n').filter((l) => l.includes(' job '))) t.diagnostic(line);
   a.child.kill('SIGTERM');
   b.child.kill('SIGTERM');
   await Promise.all([a.exited(), b.exited()]);
