@@ -34,7 +34,10 @@ import type { LocalQueue } from './local-queue.js';
 
 /** The BullMQ queue's name. */
 export const QUEUE_NAME = 'impasto-stylize';
-/** Largest job (its encoded inputs together), in bytes; a completed job's PNG is bounded the same. */
+/**
+ * Largest job (its encoded inputs together), in bytes, checked by the producer and again by the
+ * worker; a finished job's PNG is bounded the same (a 4000×3000 result is about 25 MB).
+ */
 export const MAX_JOB_BYTES = 64 * 1024 * 1024;
 /** Pub/sub channel on which a producer asks workers to stop a running job (message: its id). */
 export const CANCEL_CHANNEL = `${QUEUE_NAME}:cancel`;
@@ -267,6 +270,12 @@ export async function runWorker(url: string, concurrency: number, local: LocalQu
   const worker = new Worker(QUEUE_NAME, async (job: Job<WireJob>, token?: string) => {
     const d = job.data;
     const t0 = performance.now();
+    // A job from any producer is checked: its images within MAX_JOB_BYTES (base64: 4 characters per 3 bytes).
+    const b64 = [d?.content, ...(d?.styles ?? [])].reduce((a, i) => a + (typeof i?.b64 === 'string' ? i.b64.length : Infinity), 0);
+    if (!(b64 * 0.75 <= MAX_JOB_BYTES) || !Array.isArray(d.styles) || !d.styles.length) {
+      log(`job ${job.id} refused: not a stylisation job within ${MAX_JOB_BYTES} bytes`);
+      throw new UnrecoverableError(`invalid job: expected a content and at least one style image, ${MAX_JOB_BYTES} bytes at most in all`);
+    }
     log(`job ${job.id} started (attempt ${job.attemptsMade + 1}): ${[d.content, ...d.styles].map((x) => x.name).join(', ')}`);
     const id = await local.submit({
       content: { name: d.content.name, bytes: Buffer.from(d.content.b64, 'base64') },
@@ -317,6 +326,7 @@ export async function runWorker(url: string, concurrency: number, local: LocalQu
       }
       const img = await local.image(id);
       if (!img) throw new Error('the finished job has no image');
+      if (img.bytes.length > MAX_JOB_BYTES) throw new UnrecoverableError(`the result PNG holds ${img.bytes.length} bytes, more than the ${MAX_JOB_BYTES} a job may send back; ask for a smaller --size`);
       log(`job ${job.id} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return { png: Buffer.from(img.bytes).toString('base64'), iteration: final.iteration, loss: final.loss, terms: final.terms } satisfies WireResult;
     } finally {

@@ -4,7 +4,8 @@
  * with an append-only file, so that it can restart with its data; .ci/run installs it): six jobs
  * over two workers, a bad input that fails once, a worker killed with SIGKILL mid-job, Redis
  * restarted mid-batch, SIGTERM handing a job back (or finishing it within the grace period),
- * Ctrl-C cancelling a running remote job, and the web API on the queue. Skipped locally without
+ * Ctrl-C cancelling a running remote job, a malformed job refused once, and the web API on the
+ * queue. Skipped locally without
  * redis-server; fails under CI=true.
  */
 import { test, before, after } from 'node:test';
@@ -19,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { jsonLines, type JsonRun } from './run-json.js';
 import { jobForm, readEvents, startServe } from '../server/serve.js';
+import { Queue } from 'bullmq';
+import { connectionOf, MAX_JOB_BYTES, QUEUE_NAME } from '../../src/jobs/redis-queue.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const img = (n: string) => path.join(root, 'tests/fixtures/images', n);
@@ -199,6 +202,29 @@ test('Redis restarted mid-batch: the batch and the workers reconnect, every outp
   a.child.kill('SIGTERM');
   b.child.kill('SIGTERM');
   await Promise.all([a.exited(), b.exited()]);
+});
+
+test('a malformed job from another producer is refused once by the worker (no retry), and the worker goes on', { skip, timeout: 60_000 }, async () => {
+  const a = await worker();
+  const queue = new Queue(QUEUE_NAME, { connection: connectionOf(url) });
+  try {
+    const bad = await queue.add('stylize', { content: { name: 'x', b64: 42 }, styles: [] }, { attempts: 3 });
+    const huge = await queue.add('stylize', { content: { name: 'x', b64: 'A'.repeat(MAX_JOB_BYTES / 0.75 + 4) }, styles: [{ name: 'y', b64: '' }] }, { attempts: 3 });
+    for (const job of [bad, huge]) {
+      await until(async () => (await job.getState()) === 'failed');
+      const j = (await queue.getJob(job.id!))!;
+      assert.equal(await j.getState(), 'failed');
+      assert.match(j.failedReason, /^invalid job: expected a content and at least one style image, 67108864 bytes at most in all$/);
+      assert.equal(j.attemptsMade, 1);
+    }
+    assert.equal(a.log().match(/refused: not a stylisation job/g)?.length, 2);
+    const next = await batch([...ONE, '-o', path.join(dir, 'after-bad'), '--iterations', '3']);
+    assert.equal(next.code, 0, next.stderr);
+  } finally {
+    await queue.close();
+    a.child.kill('SIGTERM');
+    await a.exited();
+  }
 });
 
 const ONE = ['--content', img('tubingen.jpg'), '--style', img('starry_night.jpg'), ...SMALL];
