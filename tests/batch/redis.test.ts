@@ -5,8 +5,7 @@
  * over two workers, a bad input that fails once, a worker killed with SIGKILL mid-job, Redis
  * restarted mid-batch, SIGTERM handing a job back (or finishing it within the grace period),
  * Ctrl-C cancelling a running remote job, a malformed job refused once, and the web API on the
- * queue. Skipped locally without
- * redis-server; fails under CI=true.
+ * queue. Skipped locally without redis-server; fails under CI=true.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
