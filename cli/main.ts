@@ -6,8 +6,9 @@
  *   impasto texture <style...> [-o texture.png] [...]   texture synthesis: the style terms alone, from noise (--tileable: it wraps)
  *   impasto demo [-o impasto-demo.png] [...]            stylise the bundled photo with the bundled painting, offline
  *   impasto batch --content A,DIR --style B,DIR -o DIR [--concurrency N] [--sweep KEY=V,…] [options] | --manifest FILE.json -o DIR   many stylisations into one folder; a re-run skips what is done
-  impasto worker --queue redis://HOST:PORT [--concurrency N]   run batch jobs from a Redis queue (BullMQ)
-  impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N]   the local web app and HTTP API (cli/serve.ts)
+ *   impasto worker --queue redis://HOST:PORT [--concurrency N] [--grace S]   run jobs from a Redis queue (BullMQ)
+ *   impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N | --queue URL]   the local web app and HTTP API (cli/serve.ts)
+ *   impasto video <input.mp4|frames-folder> <style...> -o out.mp4|out-folder [options]   a clip, without flicker (cli/video.ts)
  *   impasto weights fetch|add|list|verify              the weight cache (see cli/weights.ts)
  *   impasto presets                                    the loss-normalisation table
  *
@@ -29,6 +30,7 @@ import { Progress } from './progress.js';
 import { WEIGHTS_FLAGS } from './weights-flags.js';
 import { SERVE_FLAGS } from './serve-flags.js';
 import { BATCH_FLAGS } from './batch-flags.js';
+import { VIDEO_FLAGS } from './video-flags.js';
 
 // The image library, ONNX Runtime and the weight loaders load only after the arguments and the
 // output path are checked (dynamic imports below), so that a mistake is reported in a fraction
@@ -57,16 +59,19 @@ const USAGE = `Usage:
   impasto plan <content> <style...> [options] [--json]      each scale's size, blocks, predicted peak memory and time, before any work
   impasto texture <style...> [-o ${DEFAULT_OUTPUT.texture}] [--size PX | --width W --height H] [--tileable] [options]   a texture from the painting(s), from noise
   impasto demo [-o ${DEFAULT_OUTPUT.demo}] [options]           repaint the bundled photo (Tübingen) as the bundled painting (The Starry Night), offline; also writes <out>-sheet
-  impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N] [--queue-size N]   the web app: upload, watch it paint, download (README: HTTP API)
+  impasto video <input.mp4|frames-folder> <style...> -o out.mp4|out-folder [options]   a clip, frame by frame, held steady by the temporal loss
+  impasto batch --content A,DIR --style B,DIR -o DIR [options] | --manifest FILE.json -o DIR   many stylisations into one folder
+  impasto worker --queue redis://HOST:PORT [--concurrency N] [--grace S]   run jobs from a Redis queue (BullMQ)
+  impasto serve [--port 8080] [--host 127.0.0.1] [--jobs N | --queue URL] [--queue-size N]   the web app: upload, watch it paint, download (README: HTTP API)
   impasto weights fetch [vgg19|vgg16] [--source keras|torchvision|timm|caffe|onnx] [--url U --sha256 H | --md5 H] [--timeout S]
   impasto weights add FILE [--name vgg19|vgg16] [--sha256 H]   a file downloaded elsewhere: checked, cached, made the default
   impasto weights list | verify                          the weight cache
   impasto presets                                        the loss normalisation of each reference tool
 
-Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage (or a run that cannot fit --max-memory), 3 unreadable input, failed download or unusable checkpoint, 4 loss became NaN (last good image written), 130 interrupted (current image written; with --checkpoint, the run saved).`;
+Exit codes: 0 done, 1 unexpected failure (a bug), 2 bad usage (or a run that cannot fit --max-memory), 3 unreadable input, failed download or unusable checkpoint, 4 loss became NaN (last good image written), 5 a program it needs is missing (ffmpeg, for a video file), 130 interrupted (current image written; with --checkpoint, the run saved).`;
 
 function help(): string {
-  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n\nserve takes:\n${flagsHelp(SERVE_FLAGS, false)}\n\nbatch takes the stylise options and:\n${flagsHelp(BATCH_FLAGS, false)}\n`;
+  return `${USAGE}\n\nOptions (stylise, texture, demo, plan and score):\n${flagsHelp(STYLIZE_FLAGS)}\n\nscore also takes:\n${flagsHelp(SCORE_FLAGS, false)}\n\nweights fetch takes:\n${flagsHelp(WEIGHTS_FLAGS, false)}\n\nserve takes:\n${flagsHelp(SERVE_FLAGS, false)}\n\nbatch takes the stylise options and:\n${flagsHelp(BATCH_FLAGS, false)}\n\nvideo takes the stylise options and:\n${flagsHelp(VIDEO_FLAGS, false)}\n`;
 }
 
 /** The presets table, in the paper's notation. */
@@ -342,6 +347,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'demo') return await runStylize(argv.slice(1), 'demo');
     if (argv[0] === 'texture') return await runStylize(argv.slice(1), 'texture');
     if (argv[0] === 'batch') return await (await import('./batch.js')).runBatchCommand(argv.slice(1));
+    if (argv[0] === 'video') return await (await import('./video.js')).runVideoCommand(argv.slice(1));
     if (argv[0] === 'worker') return await (await import('./worker.js')).runWorkerCommand(argv.slice(1));
     if (argv[0] === 'serve') return await (await import('./serve.js')).runServe(argv.slice(1));
     if (argv[0] === 'weights') return await (await import('./weights.js')).runWeights(argv.slice(1));

@@ -8,11 +8,12 @@
  * | 0 | done |
  * | 1 | unexpected failure (a bug: please report it, with IMPASTO_DEBUG=1 for the stack) |
  * | 2 | bad usage: an unknown or invalid option, layer or preset (`OptionError`, `GraphBuildError`) |
- * | 3 | unreadable or invalid input: an image, a weight file, the cache, a failed download, or a checkpoint that is corrupt or from another run (`ImageError`, `WeightFormatError`, `WeightsCacheError`, `CheckpointError`) |
+ * | 3 | unreadable or invalid input: an image, a video, a weight file, the cache, a failed download, or a checkpoint that is corrupt or from another run (`ImageError`, `VideoError`, `WeightFormatError`, `WeightsCacheError`, `CheckpointError`) |
  * | 4 | the loss became NaN or infinite (`NonFiniteError`; stylising writes the last good image) |
+ * | 5 | a program Impasto needs is not installed: ffmpeg for a video file (`MissingToolError`, video/media.ts) |
  * | 130 | interrupted (Ctrl-C, SIGTERM, or an aborted signal; the current image is written) |
  */
-export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, interrupted: 130 } as const;
+export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, missingTool: 5, interrupted: 130 } as const;
 
 /** An invalid option or argument; the message says what was expected, what was received, what to do. */
 /** A bad or unreadable image: the message says what was expected and what to do. */

@@ -1,12 +1,13 @@
 /**
  * The objective: a weighted composition of loss units (unit.ts), and the two graphs of a problem.
  *
- *   L = α · Σ_c u_c · C_c  +  β · Σ_l w_l · S_l  +  γ · L_tv
+ *   L = α · Σ_c u_c · C_c  +  β · Σ_l w_l · S_l  +  γ · L_tv  [ +  Σ_j λ_t · L_temporal(j) ]
  *
  * where each C_c is a content unit's term at content layer c (content.ts), each S_l a style
  * unit's term at style layer l (gram-style.ts, mean-std-style.ts, …: every formula, normalisation
- * and target rule is in its unit's file), u_c and w_l the layer weights and L_tv the
- * total-variation term (tv.ts). This file adds no factor of its own.
+ * and target rule is in its unit's file), u_c and w_l the layer weights, L_tv the
+ * total-variation term (tv.ts), and, for a video frame only, one temporal term per frame offset j
+ * (temporal.ts, which also says how λ_t is set). This file adds no factor of its own.
  *
  * 1. The *target graph* (forward only): image [1,3,H,W] → every statistic the units ask of it.
  *    Run once per content image and once per style image.
@@ -15,9 +16,11 @@
  *
  * Graph inputs:  `image` [1,3,H,W] RGB 0–255; `target/<role>/<key>/<statistic>` (shapes from the
  *                unit's `shapes`; the key is the layer, or `<layer>@<region>` for a guided term).
- * Graph outputs: `loss` []; `grad` [1,3,H,W]; `term/content/<key>`, `term/style/<key>` and
- *                `term/tv`, each [] and *before* α, β, γ and the layer weights (the unit's own
- *                normalisation is included).
+ *                For each temporal term: `target/temporal/<j>/warped` [1,3,H,W] and
+ *                `target/temporal/<j>/certainty` [1,1,H,W].
+ * Graph outputs: `loss` []; `grad` [1,3,H,W]; `term/content/<key>`, `term/style/<key>`,
+ *                `term/tv` and `term/temporal/<j>`, each [] and *before* α, β, γ, λ_t and the
+ *                layer weights (the unit's own normalisation is included).
  */
 import { GraphBuildError, GraphBuilder, Value, fmtShape } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
@@ -26,6 +29,7 @@ import type { HostTensor } from '../engine/engine.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { asFeatureMap, asImage } from './types.js';
 import { TvForm, tvLoss } from './tv.js';
+import { temporalLoss, type TemporalTerm } from './temporal.js';
 import { termKey, type LayerGeometry, type StatValues, type TargetedTerm, type TermSpec } from './unit.js';
 
 /** Everything that defines one objective, with terms `T` (before or after their targets are bound). */
@@ -50,6 +54,8 @@ export interface ObjectiveSpec<T extends TermSpec = TermSpec> {
    * have (measured: the deepest offline layers' terms stayed 100–1000× higher).
    */
   readonly circular?: boolean;
+  /** A video frame's temporal terms (temporal.ts), one per frame offset, with λ_t and targets. */
+  readonly temporal?: readonly TemporalTerm[];
 }
 
 /** An objective whose terms have their targets (from problem.ts's `computeTargets`). */
@@ -89,6 +95,7 @@ export function termWeights(spec: ObjectiveSpec): Record<string, number> {
   for (const t of spec.content) out[`${t.unit.role}/${termKey(t)}`] = spec.alpha * t.weight;
   for (const t of spec.style) out[`${t.unit.role}/${termKey(t)}`] = spec.beta * t.weight;
   out.tv = spec.gamma;
+  for (const term of spec.temporal ?? []) out[`temporal/${term.offset}`] = term.weight;
   return out;
 }
 
@@ -99,7 +106,7 @@ export interface ObjectiveGraph {
   readonly model: Uint8Array;
   /** Feeds for every target input, by input name, checked against the graph's shapes. */
   readonly targetFeeds: Record<string, HostTensor>;
-  /** Output names of the terms, in order: content layers, style layers, then `term/tv`. */
+  /** Output names of the terms, in order: content layers, style layers, `term/tv`, then `term/temporal/<j>`. */
   readonly termNames: readonly string[];
   readonly opHistogram: Record<string, number>;
 }
@@ -156,6 +163,20 @@ function emitObjective(spec: TargetedObjective, withTargets: boolean): Objective
     output(`term/${unit.role}/${key}`, unit.term(t, f, inputs as StatValues<string>, `${unit.role}_${key}`), mult * weight);
   }
   output('term/tv', tvLoss(t, asImage(image), spec.tv, 'tv', spec.circular), spec.gamma);
+  for (const term of spec.temporal ?? []) {
+    const key = `temporal/${term.offset}`;
+    const warped = b.input(`target/${key}/warped`, [1, 3, spec.height, spec.width]);
+    const certainty = b.input(`target/${key}/certainty`, [1, 1, spec.height, spec.width]);
+    if (withTargets) {
+      const n = spec.width * spec.height;
+      if (term.target.warped.length !== 3 * n || term.target.certainty.length !== n) {
+        throw new GraphBuildError(`the temporal target of offset ${term.offset} must be [1,3,${spec.height},${spec.width}] and [1,1,${spec.height},${spec.width}], received ${term.target.warped.length} and ${term.target.certainty.length} values`);
+      }
+      targetFeeds[warped.name] = { data: term.target.warped, dims: [1, 3, spec.height, spec.width] };
+      targetFeeds[certainty.name] = { data: term.target.certainty, dims: [1, 1, spec.height, spec.width] };
+    }
+    output(`term/${key}`, temporalLoss(t, asImage(image), warped, certainty, `temporal_${term.offset}`), term.weight);
+  }
 
   if (weighted.length === 0) {
     throw new GraphBuildError('every loss weight is zero (α, β, γ and the layer weights): there is nothing to optimise; give at least one a positive weight');

@@ -17,7 +17,8 @@ import { planProblem } from './plan.js';
 import { TiledProblem, type TileLayout } from './tiled.js';
 import type { SessionOptions } from '../engine/engine.js';
 import { contentUnit } from '../losses/content.js';
-import { autoNormalise, type ObjectiveSpec } from '../losses/objective.js';
+import { autoNormalise, geometryOf, type ObjectiveSpec } from '../losses/objective.js';
+import { temporalTermWeight, type TemporalTarget } from '../losses/temporal.js';
 import { getPreset, type Preset } from '../losses/presets.js';
 import { DEFAULT_STRENGTH, styleWeightOf } from '../losses/strength.js';
 import { STYLE_LOSSES } from '../losses/registry.js';
@@ -52,6 +53,11 @@ export interface SetupControl {
    * used instead of `weights` and `network`; `what` names them in the notice.
    */
   weights?: { readonly weights: VggWeights; readonly what: string };
+  /**
+   * The feature network itself, already made by an earlier set-up of the same options (each
+   * frame of a video): used as it is, instead of loading `weights`/`network` again.
+   */
+  net?: FeatureNet;
   /** One-line notices for the user (network choice, dropped layers). */
   onNotice?: (message: string) => void;
   /** Checked between stages: an aborted signal stops the set-up with its reason. */
@@ -136,6 +142,12 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
   const arch = o.network === 'random-vgg16' ? 'vgg16' : 'vgg19';
   notice(`using ${arch} with seeded random weights (seed ${o.seed}), a lower-quality tier than pretrained VGG-19`);
   return vggNet(randomVggWeights(arch, o.seed), pooling);
+}
+
+/** The network a run of options `o` optimises through: {@link resolveNetwork}'s, seeing luminance only under `luminanceOnly`. */
+export async function networkFor(o: StylizeOptions, preset: Preset, notice: (m: string) => void, given?: SetupControl['weights']): Promise<FeatureNet> {
+  const loaded = await resolveNetwork(o, preset, notice, given);
+  return o.luminanceOnly ? luminanceNet(loaded) : loaded;
 }
 
 /**
@@ -407,8 +419,7 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   // network, and the final objective's layers (validated here, once)
   checkAborted(control.signal);
   stage('loading the network');
-  const loaded = await resolveNetwork(o, preset, notice, control.weights);
-  const net = o.luminanceOnly ? luminanceNet(loaded) : loaded;
+  const net = control.net ?? (await networkFor(o, preset, notice, control.weights));
   if (o.tileable) size = tileableSize(size, net, notice);
   const styleSizes = styleDims.map((s) => styleSize(s, size, o));
   const smallest = Math.min(size.width, size.height, ...styleSizes.map((s) => Math.min(s.width, s.height)));
@@ -430,14 +441,25 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   };
 }
 
+/** A video frame's temporal terms (losses/temporal.ts), given to {@link problemAt}. */
+export interface TemporalRequest {
+  /** `--temporal-weight` T, in Ruder's units (temporal.ts `temporalTermWeight` makes λ_t of it). */
+  readonly weight: number;
+  /** One target per frame offset j (ω and c at this problem's size). */
+  readonly terms: readonly { readonly offset: number; readonly target: TemporalTarget }[];
+}
+
 /**
  * The problem of one run at one output size (the final size, or a coarser scale of it): the
  * content resampled from the original to `size`, the style images to `styleScale` × its longest
  * side, the objective, the colour stage, the targets (re-extracted at this size), the
  * normalisation and the graph. With `tiles`, the objective is evaluated in blocks (tiled.ts).
- * @throws OptionError when a layer needs more pixels than `size` or a style image has.
+ * With `temporal` (a video frame), the temporal terms join the objective after the normalisation,
+ * λ_t set from its final content weights.
+ * @throws OptionError when a layer needs more pixels than `size` or a style image has, or when
+ *         temporal terms would need blocks.
  */
-export async function problemAt(setup: Setup, size: { width: number; height: number }, tiles: TileLayout | null = null, quiet = false): Promise<PreparedProblem> {
+export async function problemAt(setup: Setup, size: { width: number; height: number }, tiles: TileLayout | null = null, quiet = false, temporal?: TemporalRequest): Promise<PreparedProblem> {
   const { options: o, preset, net, notice: tell, stage } = setup;
   const notice = quiet ? () => {} : tell;
   const texture = setup.content === null;
@@ -465,6 +487,9 @@ export async function problemAt(setup: Setup, size: { width: number; height: num
   const normalised = wantsAutoNormalise(o, preset, net);
   let problem: Problem;
   let objective: ObjectiveSpec;
+  if (tiles && temporal?.terms.length) {
+    throw new OptionError(`a video frame of ${size.width}×${size.height} px does not fit --max-memory whole, and the temporal loss is not evaluated in blocks; use a smaller --size or a larger --max-memory`);
+  }
   if (tiles) {
     stage(`computing the targets in blocks (${size.width}×${size.height}, ${tiles.blocks.length} blocks of ${tiles.blockWidth}×${tiles.blockHeight})`);
     const t = await TiledProblem.create(engine, spec, content, styles, tiles, normalised, sessionOpts);
@@ -473,13 +498,21 @@ export async function problemAt(setup: Setup, size: { width: number; height: num
   } else {
     stage(`computing the targets (${content ? `${size.width}×${size.height} content, ` : ''}${styles.length} style image${styles.length > 1 ? 's' : ''})`);
     const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
-    const withWeights = normalised ? autoNormalise(targeted) : targeted;
+    const normalisedSpec = normalised ? autoNormalise(targeted) : targeted;
+    const withWeights = temporal?.terms.length ? withTemporal(normalisedSpec, preset, temporal) : normalisedSpec;
     objective = withWeights;
     checkAborted(setup.signal);
     stage('building the objective graph');
     problem = await StyleProblem.create(engine, withWeights, sessionOpts);
   }
   return { options: o, preset, net, width: size.width, height: size.height, content, styles, objective, autoNormalised: normalised, problem };
+}
+
+/** The objective with the temporal terms of `temporal`, λ_t from its final content weights. */
+function withTemporal<T extends ObjectiveSpec>(spec: T, preset: Preset, temporal: TemporalRequest): T {
+  const content = spec.content.map((term) => ({ weight: term.weight, ...geometryOf(spec, term.layer) }));
+  const weight = temporalTermWeight(temporal.weight, spec.alpha, preset.content, content);
+  return { ...spec, temporal: temporal.terms.map((t) => ({ offset: t.offset, weight, target: t.target })) };
 }
 
 /**

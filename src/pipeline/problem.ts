@@ -19,7 +19,7 @@ export interface Image255 {
 /** One evaluation: total loss, each term before its weight, and d(loss)/d(image) [3,H,W]. */
 export interface Evaluation {
   readonly loss: number;
-  /** Keys `content/<layer>`, `style/<layer>`, `tv`. */
+  /** Keys `content/<layer>`, `style/<layer>`, `tv`, and a video frame's `temporal/<j>`. */
   readonly terms: Record<string, number>;
   readonly grad: Float32Array;
 }

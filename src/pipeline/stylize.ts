@@ -30,7 +30,7 @@ import { lbfgs } from '../optimizers/lbfgs.js';
 import { projectInto, type Evaluated, type MinimizeResult, type Objective, type OptimiserState, type StepInfo } from '../optimizers/types.js';
 import { gaussian } from '../util/random.js';
 import { OptionError, type StylizeOptions } from './options.js';
-import { prepareSetup, problemAt, wantsAutoNormalise, type ImageInput, type PreparedProblem, type ProblemRequest, type SetupControl } from './prepare.js';
+import { prepareSetup, problemAt, wantsAutoNormalise, type ImageInput, type PreparedProblem, type ProblemRequest, type SetupControl, type TemporalRequest } from './prepare.js';
 import { planRun, type RunPlan } from './plan.js';
 import { fingerprintOf, readCheckpoint, stateArrays, stateHeader, stateOf, writeCheckpoint, type Checkpoint, type CheckpointHeader, type ScaleReport } from './checkpoint.js';
 import { resizeBicubic } from '../image/resample.js';
@@ -82,7 +82,7 @@ export type StylizeEvent =
     evaluations: number;
     /** Total loss L of this image. */
     loss: number;
-    /** Each term of this image before its weight (keys `content/<layer>`, `style/<layer>`, `tv`). */
+    /** Each term of this image before its weight (keys `content/<layer>`, `style/<layer>`, `tv`, and a video frame's `temporal/<j>`). */
     terms: Readonly<Record<string, number>>;
     elapsedMs: number;
     /** This image (clipped to 0–255), when `imageEvery` asks for it. */
@@ -102,7 +102,7 @@ export interface StylizeResult {
   readonly optimiserLoss: number;
   /** The loss of the starting image, at the first scale's size (a scale-free loss reads alike at every size). */
   readonly initialLoss: number;
-  /** The terms of `image`, before their weights (keys `content/<layer>`, `style/<layer>`, `tv`). */
+  /** The terms of `image`, before their weights (keys `content/<layer>`, `style/<layer>`, `tv`, and a video frame's `temporal/<j>`). */
   readonly terms: Readonly<Record<string, number>>;
   /** Optimiser iterations (steps) taken, over all scales. */
   readonly iterations: number;
@@ -127,6 +127,15 @@ export interface RunControl {
   engine?: Engine;
   /** VGG weights already in memory, instead of `weights`/`network` (prepare.ts SetupControl). */
   weights?: SetupControl['weights'];
+  /** The network itself, made once for many runs of the same options (a video's frames; prepare.ts `networkFor`). */
+  net?: SetupControl['net'];
+  /**
+   * A video frame (src/video/video.ts):
+   * - `start`: its starting image [3,H,W] in 0–255 at the output size (the previous result warped
+   *   into this frame), instead of `init`; resampled to the first scale's size if that is smaller;
+   * - `temporal`: its temporal terms (losses/temporal.ts), which join the last scale's objective.
+   */
+  frame?: { readonly start?: Float32Array; readonly temporal?: TemporalRequest };
 }
 
 // --- stages ------------------------------------------------------------------------------------
@@ -240,7 +249,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
   const t0 = performance.now();
   let planned: RunPlan | null = null;
   const setup = await prepareSetup(request, {
-    engine: control.engine, weights: control.weights, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
+    engine: control.engine, weights: control.weights, net: control.net, signal: control.signal, onNotice: (message) => emit({ type: 'notice', message }),
     onStage: (stage) => emit({ type: 'stage', stage }),
     beforeDecode: (spec, net, options, given) => {
       planned = planRun(spec, net, options, given, options.tileable ? net.minSide(net.layers) : 1);
@@ -289,7 +298,7 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
       const { width, height } = scale;
       await p?.problem.dispose();
       p = null;
-      p = await problemAt(setup, { width, height }, scale.tiles, k < last);
+      p = await problemAt(setup, { width, height }, scale.tiles, k < last, k === last ? control.frame?.temporal : undefined);
       emit({ type: 'scale', index: k, count: plan.scales.length, width, height, blocks: scale.tiles?.blocks.length ?? 0, termWeights: termWeights(p.objective) });
       const fromCheckpoint = resumed && k === first ? resumed : null;
 
@@ -298,6 +307,11 @@ export async function stylize(request: StylizeRequest, control: RunControl = {})
       if (fromCheckpoint) x0 = fromCheckpoint.arrays.x!;
       else if (image && prev) {
         x0 = resizeBicubic(image, 3, prev.width, prev.height, width, height);
+        if (o.bounds !== 'none') projectInto(x0, { lower: 0, upper: 255, mode: 'project' });
+      } else if (control.frame?.start) {
+        const { width: fw, height: fh } = setup.size;
+        if (control.frame.start.length !== 3 * fw * fh) throw new OptionError(`the frame's starting image holds ${control.frame.start.length} values, expected 3×${fh}×${fw}`);
+        x0 = fw === width && fh === height ? Float32Array.from(control.frame.start) : resizeBicubic(control.frame.start, 3, fw, fh, width, height);
         if (o.bounds !== 'none') projectInto(x0, { lower: 0, upper: 255, mode: 'project' });
       } else x0 = await initImage(o, p.content, p.styles[0]!.image, width, height);
       const resume = fromCheckpoint ? stateOf(fromCheckpoint) : undefined;
