@@ -106,7 +106,11 @@ function cubicWeights(t: number): [number, number, number, number] {
   return [far(1 + t), near(t), near(1 - t), far(2 - t)];
 }
 
-/** Bicubic sample of plane `src` [H,W] at (x, y), coordinates and taps clamped into the frame. */
+/**
+ * Bicubic sample of plane `src` [H,W] at (x, y), coordinates and taps clamped into the frame, then
+ * clamped into the range of the 4 pixels around (x, y), so that it never overshoots them: repeated
+ * frame after frame, an overshoot at an edge would grow into a ringing line.
+ */
 function sampleCubic(src: Float32Array, w: number, h: number, x: number, y: number): number {
   const cx = Math.min(Math.max(x, 0), w - 1);
   const cy = Math.min(Math.max(y, 0), h - 1);
@@ -119,7 +123,9 @@ function sampleCubic(src: Float32Array, w: number, h: number, x: number, y: numb
     for (let i = 0; i < 4; i++) row += wx[i]! * src[yy * w + Math.min(Math.max(x0 - 1 + i, 0), w - 1)]!;
     acc += wy[j]! * row;
   }
-  return acc;
+  const x1 = Math.min(x0 + 1, w - 1), y1 = Math.min(y0 + 1, h - 1);
+  const a = src[y0 * w + x0]!, b = src[y0 * w + x1]!, c = src[y1 * w + x0]!, d = src[y1 * w + x1]!;
+  return Math.min(Math.max(acc, Math.min(a, b, c, d)), Math.max(a, b, c, d));
 }
 
 function checkFlow(flow: Flow, width: number, height: number, what: string): void {

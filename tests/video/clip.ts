@@ -4,6 +4,7 @@
  * measured along the true motion.
  *
  * Frame t shows the photo through the map A_t(p) = c_t + s_t · (p − centre), p in frame pixels:
+ * by default a window on the houses of the Tübingen photo (below the sky: see HOUSES);
  * the window's centre c_t moves by `pan` px (photo pixels) a frame and its scale s_t shrinks by
  * the factor `zoom` a frame (zooming in). Frames are rendered by bilinear sampling of the photo.
  * The true backward flow of frame t is A_{t−1}⁻¹(A_t(p)) − p, its forward flow
@@ -31,13 +32,19 @@ function bilinear(photo: Frame, ch: number, x: number, y: number): number {
   return (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
 }
 
+/** Where the window looks: the Tübingen photo's houses, below its sky (a clear sky has no texture, so no optical flow can see it move). */
+export const HOUSES = { centre: [0.5, 0.64] as const, scale: 0.55 };
+
 /**
  * @param photo the source, planar RGB, larger than the frames' window at every t.
  * @param pan [dx, dy] photo px per frame; zoom: the window's scale factor per frame (< 1 zooms in).
+ * @param at the window's centre at the middle frame (fractions of the photo's width and height)
+ *        and its size at frame 0 (a fraction of the largest window of the frames' aspect ratio).
  */
-export function panZoom(photo: Frame, n: number, width: number, height: number, pan: readonly [number, number], zoom: number): PanZoom {
-  const s0 = (0.6 * Math.min(photo.width / width, photo.height / height));
-  const A = (t: number) => ({ cx: photo.width / 2 - (pan[0] * (n - 1)) / 2 + pan[0] * t, cy: photo.height / 2 - (pan[1] * (n - 1)) / 2 + pan[1] * t, s: s0 * zoom ** t });
+export function panZoom(photo: Frame, n: number, width: number, height: number, pan: readonly [number, number], zoom: number,
+  at: { centre: readonly [number, number]; scale: number } = HOUSES): PanZoom {
+  const s0 = at.scale * Math.min(photo.width / width, photo.height / height);
+  const A = (t: number) => ({ cx: photo.width * at.centre[0] - (pan[0] * (n - 1)) / 2 + pan[0] * t, cy: photo.height * at.centre[1] - (pan[1] * (n - 1)) / 2 + pan[1] * t, s: s0 * zoom ** t });
   const frames: Frame[] = [];
   for (let t = 0; t < n; t++) {
     const a = A(t);
