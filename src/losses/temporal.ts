@@ -9,12 +9,12 @@
  * t); flows are in px, (u, v) = (horizontal, vertical). D = 3·H·W.
  *
  * Target (host side, `temporalTarget`):
- *   ω [3,H,W]:  ω(p) = x'(p + b(p)), bicubic (Keys, a = −0.75, as OpenCV and PyTorch; clipped
- *               to 0–255); a point outside the frame reads the nearest edge pixel (c is 0
- *               there). Bilinear sampling, which
- *               Ruder's code uses, blurs a little at every frame, and the blur accumulates along
- *               a clip; bicubic measured sharper frames (style term 2.8× the per-frame one after 8
- *               frames, against 3.2× bilinear) for about the same consistency.
+ *   ω [3,H,W]:  ω(p) = x'(p + b(p)), bicubic (Keys, a = −0.75, as OpenCV and PyTorch), then
+ *               clamped into the range of the 4 pixels around the point (so that no overshoot
+ *               grows frame after frame) and to 0–255; a point outside the frame reads the
+ *               nearest edge pixel (c is 0 there). Bilinear sampling, which Ruder's code uses,
+ *               blurs a little at every frame and the blur accumulates along a clip: on the
+ *               tests' pan and zoom, 8 frames at 192 px came out visibly softer than bicubic ones.
  *   c [H,W]:    the certainty, 1 where the flow is trusted and 0 where
  *               - the forward–backward check fails (disocclusion):
  *                   |w̃ + b|² ≥ 0.01 (|w̃|² + |b|²) + 0.5,   with w̃(p) = f(p + b(p)) (bilinear);
