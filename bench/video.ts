@@ -43,7 +43,7 @@ for (const mode of ['independent', 'video'] as const) {
   const r = await stylizeVideo({
     input: path.join(dir, 'clip'), style: path.join(images, 'starry_night.jpg'), output: out, size, iterations, network,
     ...(weights ? { weights } : {}), independent: mode === 'independent', temporalWeight, longTerm, frameIterations,
-  }, { onEvent: (e) => { if (e.type === 'frame') { terms.push({ ...e.terms }); process.stderr.write(`${mode} frame ${e.index}: flow ${e.flowSeconds.toFixed(3)} s, optimise ${e.optimiseSeconds.toFixed(2)} s\n`); } } });
+  }, { onEvent: (e) => { if (e.type === 'frame') { terms.push({ ...e.terms }); process.stderr.write(`${mode} frame ${e.index}: flow ${e.flowSeconds.toFixed(3)} s, optimise ${e.optimiseSeconds.toFixed(2)} s, ${e.iterations} steps (${e.stopReason})\n`); } } });
   const frames = [];
   for (let i = 0; i < n; i++) frames.push(toPlanar(await readImage(path.join(out, `${String(i).padStart(6, '0')}.png`))));
   sheet.push(frames.map(fromPlanar));

@@ -29,15 +29,24 @@
  * Formula (eq. 5):  L_temporal = (1/D) · Σ_k c_k · (x_k − ω_k)²,  c broadcast over the 3 channels.
  * Normalisation:    1/D, a mean over pixels and channels, in 0–255 units, as Ruder's code.
  * Reduction:        sum of c·(x−ω)² over all 3·H·W values, times 1/D.
- * Weight:           the objective adds λ_t · L_temporal for each offset j. `temporalTermWeight`
- *                   turns `--temporal-weight T` into λ_t so that the balance of content and
- *                   temporal terms is Ruder's, whatever the preset: Ruder's defaults are content
- *                   5, style 1e2, temporal 1e3 under jcjohnson/neural-style's normalisation, where
- *                   the content term is 5 × the mean squared feature error. Here
- *                     λ_t = (T / 5) · Σ_c α · u_c · k_c · N_c · M_c,
- *                   the sum being the factor this objective puts on a mean squared content-feature
- *                   error (content.ts k_c; u_c after any automatic normalisation). Under the
- *                   `jcjohnson` preset (α = 5, u = 1, k = 1/(N·M)) λ_t = T: Ruder's exactly.
+ * Weight:           the objective adds λ_t · L_temporal for each offset j, from `--temporal-weight`
+ *                   T (`temporalWeights`):
+ *                   - raw terms (presets without auto-normalisation): T in Ruder's units. His
+ *                     defaults are content 5, style 1e2, temporal 1e3 under jcjohnson/neural-
+ *                     style's normalisation, where the content term is 5 × the mean squared
+ *                     feature error. Here λ_t = (T / 5) · Σ_c α · u_c · k_c · N_c · M_c, the sum
+ *                     being the factor this objective puts on a mean squared content-feature
+ *                     error (content.ts k_c); under `jcjohnson` (α = 5, u = 1, k = 1/(N·M))
+ *                     λ_t = T, Ruder's exactly (his network's feature scale included: caffe VGG).
+ *                     Default T = 1e3, his.
+ *                   - scale-free terms (auto-normalisation, the `impasto` default): the term is
+ *                     normalised as objective.ts normalises every unit, by its value at x = 0,
+ *                     s_t = (1/D) Σ c ω², so λ_t = α · T / s_t and T weighs a relative error as α
+ *                     weighs the content's. Ruder's raw balance does not carry over to another
+ *                     network's feature scale (the offline network's features are far smaller
+ *                     than caffe VGG's, which made λ_t so large that L-BFGS could not move off
+ *                     ω), so the default T here was chosen by measurement (bench/video.ts):
+ *                     DEFAULT_TEMPORAL_WEIGHT.scaleFree.
  * Differs from Ruder: his masks come from his consistency checker binary on flow files; the
  *                   thresholds here are his, the derivative filter is a central difference. ω is
  *                   bicubic, not bilinear (above). Not a loss unit per layer (it sees the image,
@@ -217,8 +226,23 @@ export function temporalTarget(previous: Planar, b: Flow, f: Flow): TemporalTarg
   return { warped: data, certainty: certainty(b, f).certainty };
 }
 
+/** Default T: Ruder's for raw terms; for scale-free terms, measured (see the header). */
+export const DEFAULT_TEMPORAL_WEIGHT = { raw: 1e3, scaleFree: 10 } as const;
+
+/** s_t of the header: (1/D) Σ c ω², the term's value at x = 0. */
+export function temporalScale(target: TemporalTarget): number {
+  const n = target.certainty.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = target.certainty[i]!;
+    if (c) for (let ch = 0; ch < 3; ch++) sum += c * target.warped[ch * n + i]! ** 2;
+  }
+  return sum / (3 * n);
+}
+
 /**
- * λ_t of the header: (T / 5) · Σ_c α · u_c · k_c(N_c, M_c) · N_c · M_c over the objective's content terms.
+ * λ_t under raw terms (header): (T / 5) · Σ_c α · u_c · k_c(N_c, M_c) · N_c · M_c over the
+ * objective's content terms.
  * @param content each content term's final layer weight u_c and its N_c, M_c at this size.
  */
 export function temporalTermWeight(
@@ -227,6 +251,22 @@ export function temporalTermWeight(
   const k = CONTENT_NORMALISATIONS[norm].factor;
   const perMean = content.reduce((a, c) => a + alpha * c.weight * k(c.channels, c.positions) * c.channels * c.positions, 0);
   return (T / 5) * perMean;
+}
+
+/**
+ * λ_t of each temporal term (header), for T (undefined: the default of the objective's kind).
+ * @param scaleFree whether the objective's terms are auto-normalised.
+ * @returns one λ_t per target; 0 for a target whose certainty is all 0 (nothing to hold).
+ */
+export function temporalWeights(
+  T: number | undefined, scaleFree: boolean, alpha: number, norm: ContentNormalisation,
+  content: readonly { weight: number; channels: number; positions: number }[], targets: readonly TemporalTarget[],
+): number[] {
+  if (!scaleFree) return targets.map(() => temporalTermWeight(T ?? DEFAULT_TEMPORAL_WEIGHT.raw, alpha, norm, content));
+  return targets.map((target) => {
+    const s = temporalScale(target);
+    return s > 0 ? (alpha * (T ?? DEFAULT_TEMPORAL_WEIGHT.scaleFree)) / s : 0;
+  });
 }
 
 /**

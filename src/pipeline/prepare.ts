@@ -18,7 +18,7 @@ import { TiledProblem, type TileLayout } from './tiled.js';
 import type { SessionOptions } from '../engine/engine.js';
 import { contentUnit } from '../losses/content.js';
 import { autoNormalise, geometryOf, type ObjectiveSpec } from '../losses/objective.js';
-import { temporalTermWeight, type TemporalTarget } from '../losses/temporal.js';
+import { temporalWeights, type TemporalTarget } from '../losses/temporal.js';
 import { getPreset, type Preset } from '../losses/presets.js';
 import { DEFAULT_STRENGTH, styleWeightOf } from '../losses/strength.js';
 import { STYLE_LOSSES } from '../losses/registry.js';
@@ -443,8 +443,8 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
 
 /** A video frame's temporal terms (losses/temporal.ts), given to {@link problemAt}. */
 export interface TemporalRequest {
-  /** `--temporal-weight` T, in Ruder's units (temporal.ts `temporalTermWeight` makes λ_t of it). */
-  readonly weight: number;
+  /** `--temporal-weight` T (temporal.ts `temporalWeights` makes λ_t of it); undefined: its default. */
+  readonly weight?: number;
   /** One target per frame offset j (ω and c at this problem's size). */
   readonly terms: readonly { readonly offset: number; readonly target: TemporalTarget }[];
 }
@@ -499,7 +499,7 @@ export async function problemAt(setup: Setup, size: { width: number; height: num
     stage(`computing the targets (${content ? `${size.width}×${size.height} content, ` : ''}${styles.length} style image${styles.length > 1 ? 's' : ''})`);
     const targeted = await computeTargets(engine, spec, content, styles, sessionOpts);
     const normalisedSpec = normalised ? autoNormalise(targeted) : targeted;
-    const withWeights = temporal?.terms.length ? withTemporal(normalisedSpec, preset, temporal) : normalisedSpec;
+    const withWeights = temporal?.terms.length ? withTemporal(normalisedSpec, preset, normalised, temporal) : normalisedSpec;
     objective = withWeights;
     checkAborted(setup.signal);
     stage('building the objective graph');
@@ -508,11 +508,11 @@ export async function problemAt(setup: Setup, size: { width: number; height: num
   return { options: o, preset, net, width: size.width, height: size.height, content, styles, objective, autoNormalised: normalised, problem };
 }
 
-/** The objective with the temporal terms of `temporal`, λ_t from its final content weights. */
-function withTemporal<T extends ObjectiveSpec>(spec: T, preset: Preset, temporal: TemporalRequest): T {
+/** The objective with the temporal terms of `temporal`, λ_t from its final content weights or (scale-free) each term's own scale. */
+function withTemporal<T extends ObjectiveSpec>(spec: T, preset: Preset, scaleFree: boolean, temporal: TemporalRequest): T {
   const content = spec.content.map((term) => ({ weight: term.weight, ...geometryOf(spec, term.layer) }));
-  const weight = temporalTermWeight(temporal.weight, spec.alpha, preset.content, content);
-  return { ...spec, temporal: temporal.terms.map((t) => ({ offset: t.offset, weight, target: t.target })) };
+  const weights = temporalWeights(temporal.weight, scaleFree, spec.alpha, preset.content, content, temporal.terms.map((t) => t.target));
+  return { ...spec, temporal: temporal.terms.map((t, k) => ({ offset: t.offset, weight: weights[k]!, target: t.target })) };
 }
 
 /**

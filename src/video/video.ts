@@ -35,8 +35,6 @@ import { stylize, type StylizeEvent } from '../pipeline/stylize.js';
 import { flowBetween, type Frame } from './flow.js';
 import { checkFfmpeg, decodeFrames, encodeFrames, listFrames, MAX_FRAMES, probeVideo, VIDEO_EXTENSIONS, VideoError } from './media.js';
 
-/** Ruder et al.'s temporal weight (their normalisation; temporal.ts translates it). */
-export const DEFAULT_TEMPORAL_WEIGHT = 1e3;
 
 /** What `stylizeVideo` takes: the stylise options, which apply to every frame, and the video's own. */
 export interface VideoRequest extends Partial<StylizeOptions> {
@@ -49,7 +47,7 @@ export interface VideoRequest extends Partial<StylizeOptions> {
   readonly start?: number;
   /** How many frames (default: to the end). */
   readonly frames?: number;
-  /** T of losses/temporal.ts, in Ruder's units (default 1e3, theirs). */
+  /** T of losses/temporal.ts (default: Ruder's 1e3 under raw presets; the measured default under auto-normalised ones). */
   readonly temporalWeight?: number;
   /** The frame offsets j of the temporal terms, ascending (default [1]; Ruder's long-term: [1, 2, 4]). */
   readonly longTerm?: readonly number[];
@@ -76,6 +74,8 @@ export type VideoEvent =
     /** Seconds for this frame: optical flow (and targets), and the optimisation with its set-up. */
     flowSeconds: number; optimiseSeconds: number;
     loss: number; terms: Readonly<Record<string, number>>;
+    /** The frame's optimiser steps and why it stopped (stylize.ts StylizeResult). */
+    iterations: number; stopReason: string;
     /** Frames done in this run and in all (skipped included), of `total`. */
     done: number; total: number;
   }
@@ -103,13 +103,13 @@ export interface VideoResult {
 const pad = (i: number) => String(i).padStart(6, '0');
 
 /** Validates the video's own options. @throws OptionError */
-function videoOptions(r: VideoRequest): { start: number; count: number; T: number; longTerm: number[]; fps: number } {
+function videoOptions(r: VideoRequest): { start: number; count: number; T: number | undefined; longTerm: number[]; fps: number } {
   const start = r.start ?? 0;
   if (!(Number.isInteger(start) && start >= 0)) throw new OptionError(`invalid --start ${r.start}: expected a frame number ≥ 0`);
   const count = r.frames ?? Infinity;
   if (count !== Infinity && !(Number.isInteger(count) && count >= 1 && count <= MAX_FRAMES)) throw new OptionError(`invalid --frames ${r.frames}: expected a whole number of frames from 1 to ${MAX_FRAMES}`);
-  const T = r.temporalWeight ?? DEFAULT_TEMPORAL_WEIGHT;
-  if (!(Number.isFinite(T) && T >= 0)) throw new OptionError(`invalid --temporal-weight ${r.temporalWeight}: expected a number ≥ 0 (Ruder's default 1000)`);
+  const T = r.temporalWeight;
+  if (T !== undefined && !(Number.isFinite(T) && T >= 0)) throw new OptionError(`invalid --temporal-weight ${r.temporalWeight}: expected a number ≥ 0`);
   const longTerm = [...(r.longTerm ?? [1])];
   if (!longTerm.length || longTerm.some((j, i) => !(Number.isInteger(j) && j >= 1 && j <= 100) || (i > 0 && j <= longTerm[i - 1]!)) || longTerm[0] !== 1) {
     throw new OptionError(`invalid --long-term ${longTerm.join(',')}: expected ascending frame offsets starting with 1, such as 1,2,4`);
@@ -271,7 +271,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
     }
     const tFlow = performance.now();
     const content = await frameAt(i);
-    let frame: { start?: Float32Array; temporal?: { weight: number; terms: { offset: number; target: TemporalTarget }[] } } | undefined;
+    let frame: { start?: Float32Array; temporal?: { weight?: number; terms: { offset: number; target: TemporalTarget }[] } } | undefined;
     if (i > 0 && !independent) {
       const offsets = v.longTerm.filter((j) => i - j >= 0);
       const targets: TemporalTarget[] = [];
@@ -290,7 +290,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
       const cLong = longTermCertainties(targets.map((t) => t.certainty));
       frame = {
         start,
-        temporal: v.T > 0 ? { weight: v.T, terms: offsets.map((offset, k) => ({ offset, target: { warped: targets[k]!.warped, certainty: cLong[k]! } })) } : undefined,
+        temporal: v.T !== 0 ? { weight: v.T, terms: offsets.map((offset, k) => ({ offset, target: { warped: targets[k]!.warped, certainty: cLong[k]! } })) } : undefined,
       };
     }
     const flowSeconds = (performance.now() - tFlow) / 1000;
@@ -318,7 +318,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
     stylised++;
     flowTotal += flowSeconds;
     optimiseTotal += optimiseSeconds;
-    emit({ type: 'frame', index: i, file, flowSeconds, optimiseSeconds, loss: result.loss, terms: result.terms, done: stylised, total });
+    emit({ type: 'frame', index: i, file, flowSeconds, optimiseSeconds, loss: result.loss, terms: result.terms, iterations: result.iterations, stopReason: result.stopReason, done: stylised, total });
   }
 
   if (stopReason === 'done') {

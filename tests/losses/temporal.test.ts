@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { Tape } from '../../src/graph/autodiff.js';
 import { asImage } from '../../src/losses/types.js';
-import { certainty, longTermCertainties, temporalLoss, temporalTermWeight, UNTRUSTED, warp, type Flow } from '../../src/losses/temporal.js';
+import { certainty, DEFAULT_TEMPORAL_WEIGHT, longTermCertainties, temporalLoss, temporalScale, temporalTermWeight, temporalWeights, UNTRUSTED, warp, type Flow } from '../../src/losses/temporal.js';
 import { flowBetween } from '../../src/video/flow.js';
 import { readImage, resizeImage, toPlanar } from '../../src/image/io-node.js';
 import { checkVjp64, sessionFor } from '../helpers.js';
@@ -174,4 +174,15 @@ test('optical flow (Farneback, opencv.js) recovers a known translation of a phot
   // Exact where there is texture; the flat sky (the top of the photo) shows no motion to measure.
   assert.ok(median < 0.02, `median endpoint error ${median.toFixed(4)} px`);
   assert.ok(within > 0.75, `${(100 * within).toFixed(0)} % of pixels within 0.25 px`);
+});
+
+test('λ_t of scale-free terms: α·T / s_t with s_t = (1/D) Σ c ω², the term at x = 0; default T by kind; an all-untrusted target weighs 0', async () => {
+  const target = { warped: Float32Array.from([10, 20, 0, 5, 100, 50]), certainty: Float32Array.from([1, 0.5]) };
+  const s = (100 + 0 + 10000 + 0.5 * (400 + 25 + 2500)) / 6;
+  assert.ok(Math.abs(temporalScale(target) - s) < 1e-9);
+  const { loss } = await evaluate(new Float32Array(6), target.warped, target.certainty, 1, 2);
+  assert.ok(Math.abs(loss - s) / s < 1e-6, 'the scale is the term at x = 0');
+  const none = { warped: target.warped, certainty: new Float32Array(2) };
+  assert.deepEqual(temporalWeights(undefined, true, 2, 'half-sum', [], [target, none]), [(2 * DEFAULT_TEMPORAL_WEIGHT.scaleFree) / s, 0]);
+  assert.deepEqual(temporalWeights(undefined, false, 5, 'mean', [{ weight: 1, channels: 8, positions: 9 }], [target]), [DEFAULT_TEMPORAL_WEIGHT.raw]);
 });
