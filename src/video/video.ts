@@ -169,6 +169,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
   if (!inStat) throw new VideoError(`cannot read ${input}: no such file or folder; expected a video file or a folder of frames`);
   const outIsVideo = (VIDEO_EXTENSIONS as readonly string[]).includes(path.extname(output).toLowerCase());
   const inIsVideo = !inStat.isDirectory();
+  if (!inIsVideo && path.resolve(output) === path.resolve(input)) throw new OptionError(`the output ${output} is the input folder; give another folder (the frames would be read back as input)`);
   if (inIsVideo || outIsVideo) await checkFfmpeg();
   let size: { width: number; height: number };
   let rate = String(v.fps);
@@ -209,6 +210,11 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
     await fs.writeFile(tmp, JSON.stringify(manifest, null, 2));
     await fs.rename(tmp, manifestFile);
   }
+  // disk: the decoded input (a video) and the stylised frames, as PNG, at most 3 bytes a pixel each
+  // (a video whose header states neither frame count nor duration is not planned)
+  const need = (Number.isFinite(total) ? total : 0) * size.width * size.height * 3 * (inIsVideo ? 2 : 1);
+  const free = await fs.statfs(work).then((s) => s.bavail * s.bsize, () => Infinity);
+  if (need > free) throw new VideoError(`the frames need up to ${(need / 1e9).toFixed(1)} GB in ${work}, but only ${(free / 1e9).toFixed(1)} GB are free; free some space, or stylise a slice (--frames) or a smaller --size`);
   const done = new Set((await fs.readdir(framesDir)).filter((f) => /^\d{6}\.png$/.test(f)).map((f) => Number(f.slice(0, 6))));
 
   // decode the slice (a video) once, at the working size
