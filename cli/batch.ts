@@ -17,6 +17,7 @@ import { connectionOf, RedisQueue } from '../src/jobs/redis-queue.js';
 import { parseArgs } from './args.js';
 import { BATCH_FLAGS } from './batch-flags.js';
 import { Progress } from './progress.js';
+import { interruptible } from './interrupt.js';
 
 /** `style-weight=1e2,1e3` → the option key and its validated values. @throws OptionError */
 export function parseSweep(text: string): { key: keyof StylizeOptions; values: number[] } {
@@ -49,13 +50,7 @@ export async function runBatchCommand(argv: string[]): Promise<number> {
   });
   const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   const progress = new Progress(process.stderr, { enabled: !json && !quiet, format: (done, total) => `${done}/${total} jobs` });
-  const ac = new AbortController();
-  const onSignal = () => {
-    if (!ac.signal.aborted) process.stderr.write('\ninterrupted: cancelling the running jobs (finished outputs are kept; run the same command again to resume)\n');
-    ac.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const ac = interruptible(() => process.stderr.write('\ninterrupted: cancelling the running jobs (finished outputs are kept; run the same command again to resume)\n'));
   const label = (o: JobOutcome) => path.basename(o.job.output);
   let queue: RedisQueue | undefined;
   if (flags.queue !== undefined) {
@@ -96,7 +91,6 @@ export async function runBatchCommand(argv: string[]): Promise<number> {
     return summary.failed ? EXIT_CODES.input : EXIT_CODES.ok;
   } finally {
     await queue?.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ac.dispose();
   }
 }

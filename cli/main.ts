@@ -27,6 +27,7 @@ import { NOT_FOR_SCORE, OptionError } from '../src/pipeline/options.js';
 import type { ImageInput, StylizeEvent } from '../src/pipeline/stylize.js';
 import { FlagDef, flagOf, flagsHelp, parseArgs } from './args.js';
 import { Progress } from './progress.js';
+import { interruptible } from './interrupt.js';
 import { WEIGHTS_FLAGS } from './weights-flags.js';
 import { SERVE_FLAGS } from './serve-flags.js';
 import { BATCH_FLAGS } from './batch-flags.js';
@@ -193,16 +194,7 @@ async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<numbe
   });
   let weights: Readonly<Record<string, number>> = {};
 
-  const ac = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT_CODES.interrupted);
-    progress.note('interrupted: writing the current image (Ctrl-C again to quit at once)');
-    ac.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const ac = interruptible(() => progress.note('interrupted: writing the current image (Ctrl-C again to quit at once)'), true);
   const pending: Promise<void>[] = [];
   const stage = stageLine(json || quiet);
   const onEvent = (e: StylizeEvent) => {
@@ -265,8 +257,7 @@ async function runStylize(argv: string[], mode: Mode = 'stylize'): Promise<numbe
     return result.stopReason === 'aborted' ? EXIT_CODES.interrupted : EXIT_CODES.ok;
   } finally {
     progress.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ac.dispose();
   }
 }
 

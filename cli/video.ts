@@ -11,6 +11,7 @@ import { EXIT_CODES } from '../src/errors.js';
 import { OptionError } from '../src/pipeline/options.js';
 import { parseArgs } from './args.js';
 import { Progress } from './progress.js';
+import { interruptible } from './interrupt.js';
 import { VIDEO_FLAGS } from './video-flags.js';
 
 function number(flag: string, v: unknown): number | undefined {
@@ -31,13 +32,7 @@ export async function runVideoCommand(argv: string[]): Promise<number> {
   const { stylizeVideo } = await import('../src/video/video.js');
   const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   const progress = new Progress(process.stderr, { enabled: !json && !quiet, format: (done, total) => `${done}/${total ?? '?'} frames` });
-  const ac = new AbortController();
-  const onSignal = () => {
-    if (!ac.signal.aborted) process.stderr.write('\ninterrupted: stopping (the frames written are kept; run the same command again to go on)\n');
-    ac.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const ac = interruptible(() => process.stderr.write('\ninterrupted: stopping (the frames written are kept; run the same command again to go on)\n'));
   let total = 0;
   let skipped = 0;
   let last = '';
@@ -76,7 +71,6 @@ export async function runVideoCommand(argv: string[]): Promise<number> {
     }
     return r.stopReason === 'aborted' ? EXIT_CODES.interrupted : EXIT_CODES.ok;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ac.dispose();
   }
 }

@@ -33,6 +33,18 @@ export class CheckpointError extends Error {
   readonly exitCode: number = EXIT_CODES.input;
 }
 
+/** A video that cannot be read, or an ffmpeg run that failed on it (video/media.ts). */
+export class VideoError extends Error {
+  override name = 'VideoError';
+  readonly exitCode: number = EXIT_CODES.input;
+}
+
+/** A program Impasto needs is not installed (ffmpeg, for a video file); the message says how to install it. */
+export class MissingToolError extends Error {
+  override name = 'MissingToolError';
+  readonly exitCode: number = EXIT_CODES.missingTool;
+}
+
 /** A loss, a term or a gradient became NaN or infinite (an overflow: weights too large, or NaN weights). */
 export class NonFiniteError extends Error {
   override name = 'NonFiniteError';

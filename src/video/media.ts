@@ -13,20 +13,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { EXIT_CODES } from '../errors.js';
+import { MissingToolError, VideoError } from '../errors.js';
 import { MAX_INPUT_PIXELS } from '../image/io-node.js';
 
-/** A program Impasto needs is not installed (ffmpeg): exit code 5. */
-export class MissingToolError extends Error {
-  override name = 'MissingToolError';
-  readonly exitCode: number = EXIT_CODES.missingTool;
-}
-
-/** A video that cannot be read, or an ffmpeg run that failed on it: exit code 3. */
-export class VideoError extends Error {
-  override name = 'VideoError';
-  readonly exitCode: number = EXIT_CODES.input;
-}
+export { MissingToolError, VideoError };
 
 /** Extensions written as a video file; any other output is a folder of frames. */
 export const VIDEO_EXTENSIONS = ['.mp4', '.mov', '.mkv', '.m4v'] as const;
