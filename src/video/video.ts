@@ -7,8 +7,9 @@
  *   → frame 0: a stylisation like any image's (coarse to fine, `iterations`)
  *   → frame t > 0: optical flow to and from each earlier frame t−j, j ∈ `longTerm` (flow.ts)
  *       → temporal targets ω_j and certainties c_j, closest first (temporal.ts)
- *       → one scale at the working size, from ω_1 (the previous result warped), `frameIterations`
- *         steps, objective + Σ_j λ_t · L_temporal(j)
+ *       → one scale at the working size, from ω_1 (the previous result warped; pixels that came
+ *         from outside the previous frame start from the frame itself), `frameIterations` steps,
+ *         objective + Σ_j λ_t · L_temporal(j)
  *   → each stylised frame written as it is done (temporary file, then rename)
  *   → output: the frames encoded at the input's frame rate with its audio (ffmpeg), or a folder
  *
@@ -47,7 +48,7 @@ export interface VideoRequest extends Partial<StylizeOptions> {
   readonly start?: number;
   /** How many frames (default: to the end). */
   readonly frames?: number;
-  /** T of losses/temporal.ts (default: Ruder's 1e3 under raw presets; the measured default under auto-normalised ones). */
+  /** T of losses/temporal.ts (default: 10, measured, under auto-normalised presets; Ruder's 1e3 under raw ones); 0: no temporal term. */
   readonly temporalWeight?: number;
   /** The frame offsets j of the temporal terms, ascending (default [1]; Ruder's long-term: [1, 2, 4]). */
   readonly longTerm?: readonly number[];
