@@ -1,6 +1,6 @@
 /**
- * The job model and the queue interface that the web server (and, later, `impasto batch` and
- * the distributed queue) run stylisations through.
+ * The job model and the queue interface that the web server and `impasto batch` run
+ * stylisations through, on this machine or on workers through Redis.
  *
  *   submit(input) ─▶ queued ─▶ running ─▶ done | failed | cancelled
  *
@@ -8,6 +8,7 @@
  * path from a request reaches the filesystem. A queue answers a job's status, streams its events,
  * serves its current or final image and cancels it. `LocalQueue` (local-queue.ts) is the embedded
  * default: worker threads on this machine, a bounded number at once, a bounded waiting line.
+ * `RedisQueue` (redis-queue.ts) puts the jobs on BullMQ for `impasto worker`s on any machine.
  */
 import type { StylizeOptions } from '../pipeline/options.js';
 

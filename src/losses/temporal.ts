@@ -154,13 +154,14 @@ export function warp(image: Planar, b: Flow): { data: Float32Array; inside: Floa
   const n = w * h;
   const data = new Float32Array(3 * n);
   const inside = new Float32Array(n);
+  const planes = [0, 1, 2].map((ch) => image.data.subarray(ch * n, (ch + 1) * n));
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       const sx = x + b.u[i]!;
       const sy = y + b.v[i]!;
       inside[i] = sx >= 0 && sx <= w - 1 && sy >= 0 && sy <= h - 1 ? 1 : 0;
-      for (let ch = 0; ch < 3; ch++) data[ch * n + i] = Math.min(255, Math.max(0, sampleCubic(image.data.subarray(ch * n, (ch + 1) * n), w, h, sx, sy)));
+      for (let ch = 0; ch < 3; ch++) data[ch * n + i] = Math.min(255, Math.max(0, sampleCubic(planes[ch]!, w, h, sx, sy)));
     }
   }
   return { data, inside };
@@ -220,10 +221,10 @@ export function longTermCertainties(byOffset: readonly Float32Array[]): Float32A
   });
 }
 
-/** ω and c of the header for frame t against the stylised frame `previous` (t−j), from the flows between them. */
-export function temporalTarget(previous: Planar, b: Flow, f: Flow): TemporalTarget {
-  const { data } = warp(previous, b);
-  return { warped: data, certainty: certainty(b, f).certainty };
+/** ω and c of the header for frame t against the stylised frame `previous` (t−j), from the flows between them; with `warp`'s `inside` mask [H,W]. */
+export function temporalTarget(previous: Planar, b: Flow, f: Flow): TemporalTarget & { readonly inside: Float32Array } {
+  const { data, inside } = warp(previous, b);
+  return { warped: data, certainty: certainty(b, f).certainty, inside };
 }
 
 /** Default T: Ruder's for raw terms; for scale-free terms, measured (see the header). */

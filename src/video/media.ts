@@ -93,8 +93,8 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
 
 /**
  * Decodes frames `start` … `start + count − 1` (0-based; count Infinity: to the end) of `file`
- * into `dir` as `000000.png`, `000001.png`, … at width×height (bicubic). Any PNG already in `dir`
- * is replaced. @returns the number of frames written.
+ * into `dir` as `000000.png`, `000001.png`, … at width×height (bicubic). `dir` is emptied (made
+ * anew) first. @returns the number of frames written.
  * @throws VideoError when ffmpeg fails on the file.
  */
 export async function decodeFrames(file: string, dir: string, start: number, count: number, width: number, height: number, signal?: AbortSignal): Promise<number> {

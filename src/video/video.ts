@@ -28,11 +28,11 @@ import { OptionError } from '../errors.js';
 import { imageSize, readImage, resizeImage, toPlanar, fromPlanar, writeImage, type RgbImage } from '../image/io-node.js';
 import { resolveEngine, type Engine } from '../engine/index.js';
 import { getPreset } from '../losses/presets.js';
-import { longTermCertainties, temporalTarget, warp, type TemporalTarget } from '../losses/temporal.js';
+import { longTermCertainties, temporalTarget, type TemporalTarget } from '../losses/temporal.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { networkFor, planSize, type ImageInput } from '../pipeline/prepare.js';
 import { validateOptions, type StylizeOptions } from '../pipeline/options.js';
-import { stylize, type StylizeEvent } from '../pipeline/stylize.js';
+import { stylize, type RunControl, type StylizeEvent } from '../pipeline/stylize.js';
 import { flowBetween, type Frame } from './flow.js';
 import { checkFfmpeg, decodeFrames, encodeFrames, listFrames, MAX_FRAMES, probeVideo, VIDEO_EXTENSIONS, VideoError } from './media.js';
 
@@ -278,7 +278,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
     }
     const tFlow = performance.now();
     const content = await frameAt(i);
-    let frame: { start?: Float32Array; temporal?: { weight?: number; terms: { offset: number; target: TemporalTarget }[] } } | undefined;
+    let frame: RunControl['frame'];
     if (i > 0 && !independent) {
       const offsets = v.longTerm.filter((j) => i - j >= 0);
       const targets: TemporalTarget[] = [];
@@ -289,10 +289,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
         const prev = await outputAt(i - j);
         const target = temporalTarget(prev, b, f);
         targets.push(target);
-        if (j === 1) {
-          const w = warp(prev, b);
-          start = startImage(w.data, w.inside, content.data);
-        }
+        if (j === 1) start = startImage(target.warped, target.inside, content.data);
       }
       const cLong = longTermCertainties(targets.map((t) => t.certainty));
       frame = {
