@@ -15,6 +15,14 @@
  *   average   coarse-to-fine with --average 0, 0.9, 0.99 (and --optimizer)
  *   tolerance coarse-to-fine with --tolerance 0, 1e-3, 3e-3, 1e-2
  *   moments   Adam, coarse-to-fine, moments reset against resized
+ *   trajectory  does coarse-to-fine give the final scale a head start? The loss after each
+ *             step of single-scale (from the content, --budget evaluations), beside the loss after
+ *             each step of the final scale of coarse-to-fine (--per-scale steps a coarse scale,
+ *             then the final scale with --budget evaluations, started from the last coarse
+ *             result, upsampled bicubically as stylize does), each with its wall time, the coarse
+ *             scales' included. (The coarse result enters as its 8-bit image, through the
+ *             library's `frame.start`: the library carries float pixels, a difference of at most
+ *             half a level.)
  *   preview   does a small preview look like the full-size result? Previews at 128 and 256 px
  *             (each its own run, as a user would preview) against the --size result shrunk to
  *             each preview's size: luminance SSIM between them, and each one's style distance
@@ -25,14 +33,16 @@
  * each image to out/scales-<experiment>-<network>-<row>.png.
  *
  * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
- *        [--per-scale 50,100] [--factor 1.414] [--optimizer lbfgs]
+ *        [--per-scale 50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300]
  */
 import path from 'node:path';
 import { readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
 import { resolveEngine } from '../src/engine/index.js';
 import { styleDistance, ssimLuma } from '../src/metrics/quality.js';
 import { randomVggWeights, vggNet } from '../src/networks/vgg.js';
-import { stylize, type StylizeResult } from '../src/pipeline/stylize.js';
+import { stylize, type StylizeEvent, type StylizeResult } from '../src/pipeline/stylize.js';
+import { scaleSizes } from '../src/pipeline/plan.js';
+import { resizeBicubic } from '../src/image/resample.js';
 import type { StylizeOptions } from '../src/pipeline/options.js';
 import { images, opt, outDir, randomFile } from './common.js';
 
@@ -64,6 +74,44 @@ function rows(): Row[] {
     default:
       throw new Error(`unknown --experiment ${experiment}`);
   }
+}
+
+if (experiment === 'trajectory') {
+  const budget = Number(opt('budget', '300'));
+  const steps = [1, 10, 25, 50, 100, 150, 200, 250, 300, 400].filter((n) => n <= budget);
+  for (const network of networks) {
+    const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+    // loss and seconds after each step of a run's last scale, from its events
+    const record = (t0: number, into: Map<number, { loss: number; secs: number }>, last: { scale: number }) => (e: StylizeEvent) => {
+      if (e.type === 'start') last.scale = e.scales.length - 1;
+      if (e.type === 'iterate' && e.scale === last.scale) into.set(e.scaleIteration, { loss: e.loss, secs: (performance.now() - t0) / 1000 });
+    };
+    const single = new Map<number, { loss: number; secs: number }>();
+    let t0 = performance.now();
+    const s1 = await stylize({ content, style, size, ...net, minSize: size, iterations: 100_000, maxEvaluations: budget, optimizer }, { onEvent: record(t0, single, { scale: 0 }) });
+    // the coarse scales: the run that stylize would make up to its second-to-last scale
+    const sides = scaleSizes({ width: s1.image.width, height: s1.image.height }, { minSize: 128, scaleFactor }, 1).map((d) => Math.max(d.width, d.height));
+    const coarseSide = sides[sides.length - 2]!;
+    const c2f = new Map<number, { loss: number; secs: number }>();
+    t0 = performance.now();
+    const coarse = await stylize({ content, style, size: coarseSide, ...net, minSize: 128, scaleFactor, iterations: perScale[0]!, optimizer });
+    const coarseSecs = (performance.now() - t0) / 1000;
+    const start = resizeBicubic(toPlanar(coarse.image).data, 3, coarse.image.width, coarse.image.height, s1.image.width, s1.image.height);
+    for (let i = 0; i < start.length; i++) start[i] = Math.min(255, Math.max(0, start[i]!));
+    const s2 = await stylize({ content, style, size, ...net, minSize: size, iterations: 100_000, maxEvaluations: budget, optimizer }, { frame: { start }, onEvent: record(t0, c2f, { scale: 0 }) });
+    console.log(`\ntrajectory, ${network}, ${size} px: scales ${sides.join(', ')}; the coarse ones ${perScale[0]} steps each, ${coarseSecs.toFixed(1)} s`);
+    console.log(`${'step'.padEnd(6)} ${'single: loss'.padEnd(13)} ${'time s'.padEnd(8)} ${'c2f final scale: loss'.padEnd(22)} ${'time s'.padEnd(8)} loss ratio`);
+    for (const n of [...steps, Math.max(...single.keys())]) {
+      const a = single.get(n);
+      const b = c2f.get(n);
+      if (!a || !b) continue;
+      console.log(`${String(n).padEnd(6)} ${a.loss.toExponential(4).padEnd(13)} ${a.secs.toFixed(1).padEnd(8)} ${b.loss.toExponential(4).padEnd(22)} ${b.secs.toFixed(1).padEnd(8)} ${(b.loss / a.loss).toFixed(4)}`);
+    }
+    console.log(`written images: single ${s1.loss.toExponential(4)} (${s1.evaluations} evaluations), coarse-to-fine ${s2.loss.toExponential(4)} (${s2.evaluations} at the final scale): ×${(s2.loss / s1.loss).toFixed(4)}`);
+    await writeImage(path.join(outDir, `scales-trajectory-${network}-single.png`), s1.image);
+    await writeImage(path.join(outDir, `scales-trajectory-${network}-c2f.png`), s2.image);
+  }
+  process.exit(0);
 }
 
 if (experiment === 'preview') {
