@@ -96,8 +96,8 @@ if (experiment === 'trajectory') {
     t0 = performance.now();
     const coarse = await stylize({ content, style, size: coarseSide, ...net, minSize: 128, scaleFactor, iterations: perScale[0]!, optimizer });
     const coarseSecs = (performance.now() - t0) / 1000;
+    // (stylize clips a frame's start into 0–255, as it does each upsampled scale)
     const start = resizeBicubic(toPlanar(coarse.image).data, 3, coarse.image.width, coarse.image.height, s1.image.width, s1.image.height);
-    for (let i = 0; i < start.length; i++) start[i] = Math.min(255, Math.max(0, start[i]!));
     const s2 = await stylize({ content, style, size, ...net, minSize: size, iterations: 100_000, maxEvaluations: budget, optimizer }, { frame: { start }, onEvent: record(t0, c2f, { scale: 0 }) });
     console.log(`\ntrajectory, ${network}, ${size} px: scales ${sides.join(', ')}; the coarse ones ${perScale[0]} steps each, ${coarseSecs.toFixed(1)} s`);
     console.log(`${'step'.padEnd(6)} ${'single: loss'.padEnd(13)} ${'time s'.padEnd(8)} ${'c2f final scale: loss'.padEnd(22)} ${'time s'.padEnd(8)} loss ratio`);

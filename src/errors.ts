@@ -15,13 +15,13 @@
  */
 export const EXIT_CODES = { ok: 0, unexpected: 1, usage: 2, input: 3, nan: 4, missingTool: 5, interrupted: 130 } as const;
 
-/** An invalid option or argument; the message says what was expected, what was received, what to do. */
 /** A bad or unreadable image: the message says what was expected and what to do. */
 export class ImageError extends Error {
   override name = 'ImageError';
   readonly exitCode: number = EXIT_CODES.input;
 }
 
+/** An invalid option or argument; the message says what was expected, what was received, what to do. */
 export class OptionError extends Error {
   override name = 'OptionError';
   readonly exitCode: number = EXIT_CODES.usage;
