@@ -61,7 +61,9 @@ function convertOption(def: OptionDef, raw: string): unknown {
   const flag = `--${flagOf(def.key)}`;
   const num = (s: string) => {
     const v = s.trim() === '' ? NaN : Number(s);
-    if (Number.isNaN(v) && s.trim().toLowerCase() !== 'nan') throw new OptionError(`invalid ${flag}: expected a number, received '${s}'`);
+    if (Number.isNaN(v) && s.trim().toLowerCase() !== 'nan') {
+      throw new OptionError(`invalid ${flag}: expected a number${def.unit ? ` of ${def.unit}, without the unit (${flag} 4)` : ''}, received '${s}'`);
+    }
     return v;
   };
   switch (def.kind) {

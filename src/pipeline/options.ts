@@ -143,6 +143,8 @@ export interface OptionDef {
   readonly min?: number;
   readonly exclusiveMin?: boolean;
   readonly max?: number;
+  /** The unit of a number, named in its messages ('GB': `--max-memory 4`, not `4GB`). */
+  readonly unit?: string;
   /** false: a library option only, not a CLI flag (e.g. `imageEvery`: the CLI has no use for images in events). */
   readonly cli?: false;
   /**
@@ -203,7 +205,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { key: 'colorMatch', kind: 'string', doc: "before transfer, map each style image's RGB to the content's mean and covariance: chol (Cholesky), pca (symmetric square roots) or sym (the symmetric map)", choices: ['chol', 'pca', 'sym'] },
   { key: 'imageEvery', kind: 'int', doc: 'attach the current image to every Nth iteration event (0: never)', default: 0, min: 0, cli: false, local: "the server's to choose" },
   { key: 'threads', kind: 'int', doc: 'CPU threads for ONNX Runtime (more than the cores available is lowered to them)', defaultText: 'all cores', min: 1, max: 1024, local: "the server's to choose" },
-  { key: 'maxMemory', kind: 'number', doc: "memory budget in GB: a larger problem is evaluated in blocks, or refused before any work with the largest size that fits (see 'impasto plan')", defaultText: 'available memory less 10 % of the machine', min: 0, exclusiveMin: true, max: 1e6, local: "the server's to choose" },
+  { key: 'maxMemory', kind: 'number', doc: "memory budget in GB: a larger problem is evaluated in blocks, or refused before any work with the largest size that fits (see 'impasto plan')", defaultText: 'available memory less 10 % of the machine', min: 0, exclusiveMin: true, max: 1e6, unit: 'GB', local: "the server's to choose" },
   { key: 'engine', kind: 'string', doc: 'ONNX Runtime package: node (native) or web (its WebAssembly build, slower; the browser engine)', default: 'node', choices: ['node', 'web'], local: "the server's to choose" },
   { key: 'executionProvider', kind: 'string', doc: "ONNX Runtime execution provider; 'cuda' needs onnxruntime-node's CUDA libraries", default: 'cpu', choices: ['cpu', 'cuda'], local: "the server's to choose" },
 ];
@@ -267,7 +269,7 @@ function fmt(v: unknown): string {
 }
 
 function checkNumber(def: OptionDef, v: unknown, int: boolean, name: string): number {
-  const what = `${int ? 'an integer' : 'a number'}${def.min !== undefined ? ` ${def.exclusiveMin ? '>' : '≥'} ${def.min}` : ''}${def.max !== undefined ? ` and ≤ ${def.max}` : ''}`;
+  const what = `${int ? 'an integer' : 'a number'}${def.unit ? ` of ${def.unit}` : ''}${def.min !== undefined ? ` ${def.exclusiveMin ? '>' : '≥'} ${def.min}` : ''}${def.max !== undefined ? ` and ≤ ${def.max}` : ''}`;
   if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))
     || (def.min !== undefined && (def.exclusiveMin ? v <= def.min : v < def.min)) || (def.max !== undefined && v > def.max)) {
     throw new OptionError(`invalid ${name}: expected ${what}, received ${fmt(v)}`);

@@ -159,6 +159,8 @@ test('bad input: each case exits non-zero with a clear message and writes nothin
     [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--weights', path.join(dir, 'text.png')], 3, /unrecognised weight file .*expected safetensors/],
     [[path.join(shared, 'tubingen.jpg')], 2, /expected a content image and at least one style image, received 1 file name/],
     [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--sise', '10'], 2, /unknown flag '--sise'/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--max-memory', '4GB'], 2, /invalid --max-memory: expected a number of GB, without the unit \(--max-memory 4\), received '4GB'/],
+    [[path.join(shared, 'tubingen.jpg'), path.join(shared, 'starry_night.jpg'), '--max-memory', '0'], 2, /invalid --max-memory: expected a number of GB > 0 and ≤ 1000000, received 0/],
   ];
   for (const [args, code, message] of cases) {
     const r = await impasto([...args, '-o', out, ...(args.includes('--weights') ? [] : ['--weights', net])]);
