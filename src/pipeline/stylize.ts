@@ -17,7 +17,8 @@
  * targets are re-extracted. L-BFGS starts each scale afresh (its pairs are of another size);
  * Adam's moments are reset or resized (`adamMoments`).
  *
- * The core never prints and writes no file but the weight cache's converted copies: it reports
+ * The core never prints, and writes no file but the weight cache's converted copies and the
+ * checkpoint it is asked for (`checkpoint`, written atomically by checkpoint.ts): it reports
  * through typed events and returns the image; the CLI writes it. Cancellation goes through an
  * AbortSignal: an aborted signal stops the set-up before its next stage, and the optimiser stops
  * between evaluations, returning the current image with stopReason 'aborted'.
