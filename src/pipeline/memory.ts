@@ -8,7 +8,7 @@
  * graph's peak, C its multiply-adds and V its node-output elements (the memory traffic: the
  * offline network's wide full-resolution maps make it memory-bound), each per pixel; W the bytes of its
  * weights (held k times: the loaded network, the serialised graph, the session), and host the optimiser's and driver's image-sized Float32Arrays (`hostBytes`).
- * B₀, k, a, t₀ and c are fitted by bench/plan.ts on the reference machine (2-core AMD EPYC, ORT
+ * B₀, k, a, t₀, c and e are fitted by bench/plan.ts on the reference machine (2-core AMD EPYC, ORT
  * 1.x, no memory arena above 384² px); the bench prints the fit and its errors at 256, 512 and
  * 1024 px for VGG-19 and the offline network. The time constants are this machine's: on
  * another, scale them by its speed.
