@@ -1,6 +1,7 @@
 /**
  * Checkpoints: a run's state at a step boundary, written atomically, read back with every size
- * checked against the file before anything is allocated.
+ * checked against the file before anything is allocated, and the header's contents checked too:
+ * the checksum finds corruption, not a forged file, which can carry a matching one.
  *
  * File layout (little-endian):
  *   bytes 0–7     magic `IMPCKPT1`
@@ -82,19 +83,42 @@ export function stateHeader(s: OptimiserState): NonNullable<CheckpointHeader['op
   };
 }
 
-/** The optimiser state of a checkpoint, or undefined at the start of a scale. */
+/**
+ * What is wrong with a checkpoint's optimiser state and finished scales, or null when they are
+ * well formed: each number an integer ≥ 0 where it counts, and each array the state needs
+ * present, with one value per pixel and channel. (A stranger's file can carry a matching
+ * checksum, so its contents are checked as well as its bytes.)
+ */
+function stateProblem(header: CheckpointHeader, a: Readonly<Record<string, Float32Array>>): string | null {
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  const scalesOk = header.scales.every((r) => typeof r === 'object' && r !== null && typeof r.stopReason === 'string'
+    && [r.width, r.height, r.iterations, r.evaluations].every(count));
+  if (!scalesOk) return 'a finished scale in its header is malformed';
+  const o = header.optimiser;
+  if (!o) return null;
+  const wellFormed = (o.kind === 'lbfgs' || o.kind === 'adam') && typeof o.loss === 'number' && typeof o.terms === 'object' && o.terms !== null
+    && Array.isArray(o.recent) && o.recent.every((v) => typeof v === 'number') && [o.pairs, o.offset, o.iterations, o.evaluations].every(count);
+  if (!wellFormed) return 'its optimiser state is malformed';
+  // Two arrays a pair: a count beyond the arrays present is refused before any list is built.
+  if (2 * o.pairs > Object.keys(a).length) return `its header claims ${o.pairs} L-BFGS pairs, more than its arrays hold`;
+  const n = a.x?.length;
+  const want = ['grad', ...(o.kind === 'adam' ? ['m', 'v'] : Array.from({ length: o.pairs }, (_, i) => [`s${i}`, `y${i}`]).flat())];
+  for (const name of want) {
+    if (a[name]?.length !== n) return `its ${o.kind} state lacks its array '${name}' of ${n} values`;
+  }
+  return null;
+}
+
+/**
+ * The optimiser state of a checkpoint, or undefined at the start of a scale.
+ * @throws CheckpointError when the state is malformed (`readCheckpoint` has checked a read one).
+ */
 export function stateOf(c: Checkpoint): OptimiserState | undefined {
+  const why = stateProblem(c.header, c.arrays);
+  if (why) throw new CheckpointError(`the checkpoint is not usable: ${why}; start the run again without --resume`);
   const o = c.header.optimiser;
   if (!o) return undefined;
   const a = c.arrays;
-  const n = a.x!.length;
-  const wellFormed = (o.kind === 'lbfgs' || o.kind === 'adam') && typeof o.loss === 'number' && typeof o.terms === 'object' && o.terms !== null
-    && Array.isArray(o.recent) && o.recent.every((v) => typeof v === 'number') && [o.pairs, o.offset, o.iterations, o.evaluations].every((v) => Number.isInteger(v) && v >= 0);
-  if (!wellFormed) throw new CheckpointError(`the checkpoint's optimiser state is malformed; start the run again without --resume`);
-  const want = ['grad', ...(o.kind === 'adam' ? ['m', 'v'] : Array.from({ length: o.pairs }, (_, i) => [`s${i}`, `y${i}`]).flat())];
-  for (const name of want) {
-    if (a[name]?.length !== n) throw new CheckpointError(`the checkpoint's ${o.kind} state lacks its array '${name}' of ${n} values; start the run again without --resume`);
-  }
   const common = { x: a.x!, grad: a.grad!, loss: o.loss, terms: o.terms, iterations: o.iterations, evaluations: o.evaluations, recent: o.recent };
   if (o.kind === 'adam') return { kind: 'adam', ...common, m: a.m!, v: a.v!, offset: o.offset };
   return { kind: 'lbfgs', ...common, s: Array.from({ length: o.pairs }, (_, i) => a[`s${i}`]!), y: Array.from({ length: o.pairs }, (_, i) => a[`y${i}`]!) };
@@ -127,11 +151,17 @@ export async function writeCheckpoint(file: string, header: Omit<CheckpointHeade
     throw err;
   }
   await fh.close();
-  await fs.rename(tmp, file);
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 /**
- * Reads and checks a checkpoint: magic, header, every length against the file's size, the hash.
+ * Reads and checks a checkpoint: magic, header, every length against the file's size, the hash,
+ * and the optimiser state and finished scales the header describes.
  * @throws CheckpointError naming the file, what was expected and what to do.
  */
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
@@ -187,6 +217,8 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     const n = 3 * header.width * header.height;
     if (!arrays.x || arrays.x.length !== n) throw bad(`its image does not hold 3×${header.width}×${header.height} values`);
     for (const name of ['average', 'm0', 'v0']) if (arrays[name] && arrays[name].length !== n) throw bad(`its array '${name}' does not hold ${n} values`);
+    const why = stateProblem(header, arrays);
+    if (why) throw bad(why);
     return { header, arrays };
   } finally {
     await fh.close();

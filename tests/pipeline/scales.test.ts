@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stylize, type StylizeEvent, type StylizeRequest } from '../../src/pipeline/stylize.js';
 import { scaleSizes } from '../../src/pipeline/plan.js';
 import { planRequest } from '../../src/pipeline/plan-request.js';
-import { readCheckpoint } from '../../src/pipeline/checkpoint.js';
+import { readCheckpoint, stateOf, writeCheckpoint, type CheckpointHeader } from '../../src/pipeline/checkpoint.js';
 import { CheckpointError, exitCodeOf, OptionError } from '../../src/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -147,6 +147,24 @@ test('a checkpoint from other options, or a corrupt one, is refused with a messa
       await refused({ ...base, resume: bad }, message);
     }
     await refused({ ...base, resume: path.join(dir, 'missing.ckpt') }, /cannot read checkpoint .*missing\.ckpt: ENOENT/);
+    // A stranger's file can hash right: well-formed bytes with a forged header are refused too,
+    // naming the file, before any list the header sizes is built.
+    const { header, arrays } = await readCheckpoint(file);
+    assert.ok(header.optimiser?.kind === 'lbfgs', 'the interrupted run saved its L-BFGS state');
+    const { arrays: _list, ...rest } = header;
+    const { grad: _grad, ...noGrad } = arrays;
+    const forged: [string, Omit<CheckpointHeader, 'arrays'>, Record<string, Float32Array>, RegExp][] = [
+      ['pairs', { ...rest, optimiser: { ...header.optimiser, pairs: 1e9 } }, { ...arrays }, /its header claims 1000000000 L-BFGS pairs, more than its arrays hold/],
+      ['no gradient', rest, noGrad, /its lbfgs state lacks its array 'grad' of \d+ values/],
+      ['kind', { ...rest, optimiser: { ...header.optimiser, kind: 'sgd' as 'lbfgs' } }, { ...arrays }, /its optimiser state is malformed/],
+      ['scales', { ...rest, scales: [{ width: -1, height: 2, iterations: 0, evaluations: 0, stopReason: 'budget' }] }, { ...arrays }, /a finished scale in its header is malformed/],
+    ];
+    for (const [name, h, a, message] of forged) {
+      const bad = path.join(dir, `forged ${name}.ckpt`);
+      await writeCheckpoint(bad, h, a);
+      await refused({ ...base, resume: bad }, new RegExp(`forged ${name}\\.ckpt is not a usable Impasto checkpoint: ${message.source}`));
+    }
+    assert.ok(stateOf({ header, arrays }), 'the real one reads back');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
