@@ -161,7 +161,7 @@ export async function writeCheckpoint(file: string, header: Omit<CheckpointHeade
 
 /**
  * Reads and checks a checkpoint: magic, header, every length against the file's size, the hash,
- * and the optimiser state and finished scales the header describes.
+ * every array value finite, and the optimiser state and finished scales the header describes.
  * @throws CheckpointError naming the file, what was expected and what to do.
  */
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
@@ -217,6 +217,9 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     const n = 3 * header.width * header.height;
     if (!arrays.x || arrays.x.length !== n) throw bad(`its image does not hold 3×${header.width}×${header.height} values`);
     for (const name of ['average', 'm0', 'v0']) if (arrays[name] && arrays[name].length !== n) throw bad(`its array '${name}' does not hold ${n} values`);
+    for (const [name, values] of Object.entries(arrays)) {
+      if (!values.every(Number.isFinite)) throw bad(`its array '${name}' holds a value that is not finite`);
+    }
     const why = stateProblem(header, arrays);
     if (why) throw bad(why);
     return { header, arrays };

@@ -157,6 +157,7 @@ test('a checkpoint from other options, or a corrupt one, is refused with a messa
       ['pairs', { ...rest, optimiser: { ...header.optimiser, pairs: 1e9 } }, { ...arrays }, /its header claims 1000000000 L-BFGS pairs, more than its arrays hold/],
       ['no gradient', rest, noGrad, /its lbfgs state lacks its array 'grad' of \d+ values/],
       ['kind', { ...rest, optimiser: { ...header.optimiser, kind: 'sgd' as 'lbfgs' } }, { ...arrays }, /its optimiser state is malformed/],
+      ['infinite', rest, { ...arrays, x: arrays.x!.map((v, i) => (i === 7 ? Infinity : v)) }, /its array 'x' holds a value that is not finite/],
       ['scales', { ...rest, scales: [{ width: -1, height: 2, iterations: 0, evaluations: 0, stopReason: 'budget' }] }, { ...arrays }, /a finished scale in its header is malformed/],
     ];
     for (const [name, h, a, message] of forged) {
