@@ -151,6 +151,30 @@ function startImage(warped: Float32Array, inside: Float32Array, content: Float32
   return out;
 }
 
+/** A manifest is a few hundred bytes; a larger file of that name is not one. */
+const MAX_MANIFEST = 1 << 20;
+
+/**
+ * The manifest already in the work folder: its fingerprint, or null when there is none.
+ * @throws OptionError when a file of that name is there but is not a manifest (too large, not
+ *         JSON, no fingerprint): the folder is not this tool's, so nothing in it is overwritten.
+ */
+async function readManifest(file: string, work: string): Promise<{ fingerprint: string } | null> {
+  const size = await fs.stat(file).then((st) => (st.isFile() ? st.size : -1), () => null);
+  if (size === null) return null;
+  const notOurs = (why: string) => new OptionError(`${file} is not an Impasto video manifest (${why}); remove it, or give an output other than ${work}`);
+  if (size < 0 || size > MAX_MANIFEST) throw notOurs(size < 0 ? 'not a file' : `${size} bytes, more than any manifest`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch {
+    throw notOurs('not JSON');
+  }
+  const fingerprint = (parsed as { fingerprint?: unknown } | null)?.fingerprint;
+  if (typeof fingerprint !== 'string') throw notOurs('no fingerprint');
+  return { fingerprint };
+}
+
 /**
  * Stylises a video or a folder of frames (see the file header).
  * @throws OptionError (exit 2), VideoError or ImageError (3), MissingToolError (5: no ffmpeg for a video file).
@@ -200,7 +224,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
   const manifestFile = path.join(work, 'impasto-video.json');
   const manifest = await manifestOf(request, o, { start: v.start, count: v.count, T: v.T, longTerm: v.longTerm, independent: Boolean(independent), frameIterations, size });
   await fs.mkdir(framesDir, { recursive: true });
-  const existing = await fs.readFile(manifestFile, 'utf8').then((t) => JSON.parse(t) as { fingerprint?: string }, () => null);
+  const existing = await readManifest(manifestFile, work);
   if (existing && existing.fingerprint !== manifest.fingerprint) {
     throw new OptionError(`${work} holds the frames of another run (other input, style images, options or slice); remove it, or give another output`);
   }

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,11 +141,18 @@ test('resume after a kill mid-clip: the frames written are kept as they were, th
   assert.ok((again.lines.find((l) => l.type === 'frame')!.terms as Record<string, number>)['temporal/1']! >= 0);
 });
 
-test('refusals: another run\'s frames, a folder without frames, bad --long-term, and no ffmpeg for a video file (exit 5, says how to install it)', { timeout: 120_000 }, async () => {
+test('refusals: another run\'s frames, a stranger\'s manifest, a folder without frames, bad --long-term, and no ffmpeg for a video file (exit 5, says how to install it)', { timeout: 120_000 }, async () => {
   const out = path.join(dir, 'resumed'); // written by the resume test with --iterations 20
   const other = await jsonLines(cli(['video', path.join(dir, 'clip'), img('starry_night.jpg'), '-o', out, '--network', 'offline', '--size', '64', '--iterations', '21']));
   assert.equal(other.code, 2);
   assert.match(other.stderr, /holds the frames of another run/);
+  const stranger = path.join(dir, 'stranger');
+  await mkdir(stranger);
+  await writeFile(path.join(stranger, 'impasto-video.json'), '{"fingerprint": 3');
+  const notOurs = await jsonLines(cli(['video', path.join(dir, 'clip'), img('starry_night.jpg'), '-o', stranger, '--network', 'offline', '--size', '64']));
+  assert.equal(notOurs.code, 2);
+  assert.match(notOurs.stderr, /stranger\/impasto-video\.json is not an Impasto video manifest \(not JSON\); remove it, or give an output other than/);
+  assert.deepEqual(await readdir(stranger), ['impasto-video.json'], 'nothing written beside it');
   const empty = path.join(dir, 'empty');
   await mkdir(empty);
   const none = await jsonLines(cli(['video', empty, img('starry_night.jpg'), '-o', path.join(dir, 'none'), '--network', 'offline']));
