@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { ImageError, OptionError } from '../errors.js';
 import { formatOf } from '../image/output-path.js';
 import { MAX_INPUT_PIXELS } from '../image/io-node.js';
-import { OPTION_DEFS, validateOptions, type StylizeOptions } from '../pipeline/options.js';
+import { checkRequest, OPTION_DEFS, validateOptions, type StylizeOptions } from '../pipeline/options.js';
 import { readRegularFile } from '../util/read-file.js';
 import type { JobEvent, JobQueue, JobStatus } from './jobs.js';
 import { LocalQueue } from './local-queue.js';
@@ -143,6 +143,7 @@ function canonical(o: Partial<StylizeOptions>): string {
  * @throws OptionError for missing inputs, a bad manifest, bad options or sweep values
  */
 export async function planBatch(spec: BatchSpec): Promise<BatchJob[]> {
+  checkRequest(spec, 'planBatch');
   const outDir = path.resolve(spec.outDir);
   const ext = spec.format ?? 'png';
   let rows: Row[];

@@ -339,3 +339,13 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
   }
   return out as unknown as StylizeOptions;
 }
+
+/**
+ * Library boundary: a request is an object (its fields are checked where they are read).
+ * @throws OptionError naming the function that was called.
+ */
+export function checkRequest(request: unknown, fn: string): void {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new OptionError(`${fn}: expected a request object, received ${request === null ? 'null' : Array.isArray(request) ? 'an array' : typeof request}`);
+  }
+}

@@ -5,7 +5,7 @@
 import { memoryBudget } from './memory.js';
 import { maxEvaluationsOf } from './stylize.js';
 import { planRun, type RunPlan } from './plan.js';
-import type { StylizeOptions } from './options.js';
+import { checkRequest, type StylizeOptions } from './options.js';
 import { prepareSetup, type ProblemRequest, type SetupControl } from './prepare.js';
 
 /** A plan, as `impasto plan --json` prints it. */
@@ -27,6 +27,7 @@ export interface PlanReport {
  * @throws OptionError as a run would, e.g. when nothing fits the memory budget.
  */
 export async function planRequest(request: ProblemRequest, control: SetupControl = {}): Promise<PlanReport> {
+  checkRequest(request, 'planRequest');
   /** Thrown by the hook once the plan is made: nothing is decoded. */
   class Planned extends Error {
     constructor(readonly plan: RunPlan, readonly o: StylizeOptions) {

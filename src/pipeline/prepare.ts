@@ -31,7 +31,7 @@ import { erode, normaliseGuide, propagateGuide, resizeGuide, type Guide } from '
 import { guidedGram } from '../losses/guided-gram.js';
 import { matchColour, matchLuminance } from '../image/color-match.js';
 import { cacheDir, cachedDefault, loadWeightsCached } from '../networks/weights/cache.js';
-import { OptionError, StylizeOptions, validateOptions } from './options.js';
+import { checkRequest, OptionError, StylizeOptions, validateOptions } from './options.js';
 import { computeTargets, Image255, StyleProblem, StyleSource, type Problem } from './problem.js';
 
 /** An input image: a file path or decoded 8-bit RGB. */
@@ -389,6 +389,7 @@ export interface Setup {
  *         what was expected, what was received and what to do.
  */
 export async function prepareSetup(request: ProblemRequest, control: SetupControl = {}, outputSize?: { width: number; height: number }): Promise<Setup> {
+  checkRequest(request, 'the request');
   const { content: contentInput, style: styleInput, ...rest } = request;
   const o = validateOptions(rest);
   const notice = control.onNotice ?? (() => {});

@@ -11,10 +11,10 @@ import type { Engine } from '../engine/index.js';
 import { NonFiniteError, OptionError } from '../errors.js';
 import { readImage, toPlanar, type RgbImage } from '../image/io-node.js';
 import { termWeights } from '../losses/objective.js';
-import { NOT_FOR_SCORE } from './options.js';
+import { checkRequest, NOT_FOR_SCORE } from './options.js';
 
 export { NOT_FOR_SCORE } from './options.js';
-import { prepareProblem, type ImageInput, type ProblemRequest } from './prepare.js';
+import { checkImageInput, prepareProblem, type ImageInput, type ProblemRequest } from './prepare.js';
 
 export interface ScoreResult {
   /** The total L that stylize would minimise for this image (same weights and normalisation). */
@@ -49,7 +49,9 @@ export async function score(
   request: ScoreRequest,
   control: { engine?: Engine; onNotice?: (m: string) => void; onStage?: (stage: string) => void; signal?: AbortSignal } = {},
 ): Promise<ScoreResult> {
+  checkRequest(request, 'score');
   const { image: imageInput, ...problemRequest } = request;
+  checkImageInput(imageInput, 'image');
   const given = NOT_FOR_SCORE.filter((k) => problemRequest[k] !== undefined);
   if (given.length) {
     throw new OptionError(`score measures the image as it is, at its own size; ${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to it (resize the image first to score it at another size)`);

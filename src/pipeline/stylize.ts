@@ -30,7 +30,7 @@ import { adam } from '../optimizers/adam.js';
 import { lbfgs } from '../optimizers/lbfgs.js';
 import { projectInto, type Evaluated, type MinimizeResult, type Objective, type OptimiserState, type StepInfo } from '../optimizers/types.js';
 import { gaussian } from '../util/random.js';
-import { OptionError, type StylizeOptions } from './options.js';
+import { checkRequest, OptionError, type StylizeOptions } from './options.js';
 import { prepareSetup, problemAt, wantsAutoNormalise, type ImageInput, type PreparedProblem, type ProblemRequest, type SetupControl, type TemporalRequest } from './prepare.js';
 import { planRun, type RunPlan } from './plan.js';
 import { fingerprintOf, readCheckpoint, stateArrays, stateHeader, stateOf, writeCheckpoint, type Checkpoint, type CheckpointHeader, type ScaleReport } from './checkpoint.js';
@@ -232,7 +232,8 @@ export type TextureRequest = Omit<StylizeRequest, 'content'>;
  * `width`×`height` or `size` (default: the first style image's aspect ratio); `tileable` makes it
  * wrap seamlessly. Everything else is as {@link stylize}: presets, style losses, blends, scales.
  */
-export function texture(request: TextureRequest, control: RunControl = {}): Promise<StylizeResult> {
+export async function texture(request: TextureRequest, control: RunControl = {}): Promise<StylizeResult> {
+  checkRequest(request, 'texture');
   return stylize({ ...request, content: null }, control);
 }
 
@@ -243,6 +244,7 @@ export function texture(request: TextureRequest, control: RunControl = {}): Prom
  *         reason when it is aborted before the optimisation starts.
  */
 export async function stylize(request: StylizeRequest, control: RunControl = {}): Promise<StylizeResult> {
+  checkRequest(request, 'stylize');
   if (control.signal !== undefined && !(control.signal instanceof AbortSignal)) {
     throw new OptionError(`invalid signal: expected an AbortSignal, received ${typeof control.signal}`);
   }

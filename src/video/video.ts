@@ -31,7 +31,7 @@ import { getPreset } from '../losses/presets.js';
 import { longTermCertainties, temporalTarget, type TemporalTarget } from '../losses/temporal.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 import { networkFor, planSize, type ImageInput } from '../pipeline/prepare.js';
-import { validateOptions, type StylizeOptions } from '../pipeline/options.js';
+import { checkRequest, validateOptions, type StylizeOptions } from '../pipeline/options.js';
 import { stylize, type RunControl, type StylizeEvent } from '../pipeline/stylize.js';
 import { flowBetween, type Frame } from './flow.js';
 import { checkFfmpeg, decodeFrames, encodeFrames, listFrames, MAX_FRAMES, probeVideo, VIDEO_EXTENSIONS, VideoError } from './media.js';
@@ -184,6 +184,7 @@ export async function stylizeVideo(request: VideoRequest, control: VideoControl 
   const emit = control.onEvent ?? (() => {});
   const seen = new Set<string>();
   const notice = (message: string) => { if (!seen.has(message)) { seen.add(message); emit({ type: 'notice', message }); } };
+  checkRequest(request, 'stylizeVideo');
   const { input, style, output, start, frames: _f, temporalWeight: _t, longTerm: _l, independent, frameIterations, fps: _fps, keepFrames, ...rest } = request;
   const v = videoOptions(request);
   const o = validateOptions(rest);

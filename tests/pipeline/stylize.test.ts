@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { stylize, StylizeEvent } from '../../src/pipeline/stylize.js';
+import { stylize, texture, StylizeEvent } from '../../src/pipeline/stylize.js';
+import { planRequest } from '../../src/pipeline/plan-request.js';
+import { stylizeVideo } from '../../src/video/video.js';
+import { planBatch } from '../../src/jobs/batch.js';
 import { validateOptions } from '../../src/pipeline/options.js';
 import { score } from '../../src/pipeline/score.js';
 import { prepareProblem } from '../../src/pipeline/prepare.js';
@@ -202,7 +205,7 @@ test('--style-blend: each blended target lies between the single-style targets, 
   }
 });
 
-test('the library checks its arguments at the boundary: missing or mistyped images, Float32Array data, a non-signal, an aborted signal', async () => {
+test('the library checks its arguments at the boundary: requests that are not objects, missing or mistyped images (score\'s too), Float32Array data, a non-signal, an aborted signal', async () => {
   const style = path.join(shared, 'starry_night.jpg');
   const cases: [unknown, RegExp][] = [
     [undefined, /invalid content: expected an image path or an RgbImage \{data: Uint8Array of 3·width·height bytes, width, height\}, received undefined/],
@@ -212,6 +215,19 @@ test('the library checks its arguments at the boundary: missing or mistyped imag
   ];
   for (const [content, message] of cases) {
     await assert.rejects(stylize({ content: content as never, style, weights: net, size: 32, iterations: 1 }), (e: Error) => exitCodeOf(e) === 2 && message.test(e.message));
+  }
+  // score's image is checked as a content image is (its size against its bytes), and every entry
+  // point refuses a request that is not an object, with its own name
+  const content = path.join(shared, 'tubingen.jpg');
+  await assert.rejects(score({ image: { data: new Uint8Array(3), width: 100, height: 100 }, content, style, weights: net }),
+    (e: Error) => exitCodeOf(e) === 2 && /invalid image: .* received \{data: Uint8Array of length 3, width: 100, height: 100\}/.test(e.message));
+  const entries: [string, (r: never) => Promise<unknown>][] = [
+    ['stylize', stylize], ['texture', texture], ['score', score], ['planRequest', planRequest], ['stylizeVideo', stylizeVideo], ['planBatch', planBatch],
+  ];
+  for (const [name, fn] of entries) {
+    for (const [request, what] of [[null, 'null'], [[], 'an array'], ['x.jpg', 'string']] as const) {
+      await assert.rejects(fn(request as never), (e: Error) => exitCodeOf(e) === 2 && e.message === `${name}: expected a request object, received ${what}`, `${name}(${what})`);
+    }
   }
   await assert.rejects(stylize({ content: path.join(shared, 'tubingen.jpg'), style, weights: net }, { signal: 'stop' as never }), /invalid signal: expected an AbortSignal, received string/);
   // An aborted signal stops before anything is read: a content path that does not exist is never looked at.
