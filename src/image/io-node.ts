@@ -13,6 +13,7 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { formatOf, ImageError } from './output-path.js';
+import { OptionError } from '../errors.js';
 
 export { checkOutputPath, formatOf, ImageError } from './output-path.js';
 import sharp, { type Metadata } from 'sharp';
@@ -123,6 +124,11 @@ export async function resizeImage(img: RgbImage, width: number, height: number):
  * @throws ImageError when the format is unknown or the directory is not writable.
  */
 export async function writeImage(file: string, img: RgbImage): Promise<void> {
+  if (typeof file !== 'string' || file === '') throw new OptionError(`writeImage: expected a file path, received ${typeof file}`);
+  const w = img?.width, h = img?.height;
+  if (!(img?.data instanceof Uint8Array) || !Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0 || img.data.length !== 3 * w * h) {
+    throw new OptionError(`writeImage: expected an RgbImage {data: Uint8Array of 3·width·height bytes, width, height} for ${file}, received ${img?.data?.length ?? 'no'} bytes for ${w}×${h}`);
+  }
   const fmt = formatOf(file);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {

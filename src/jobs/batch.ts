@@ -241,6 +241,12 @@ async function writeResult(png: Uint8Array, output: string): Promise<void> {
  * result is written when its job is done.
  */
 export async function runBatch(jobs: readonly BatchJob[], control: BatchControl = {}): Promise<BatchSummary> {
+  const wellFormed = (j: Partial<BatchJob> | null) => typeof j === 'object' && j !== null && typeof j.content === 'string' && j.content !== ''
+    && Array.isArray(j.styles) && j.styles.length > 0 && j.styles.every((s) => typeof s === 'string' && s !== '')
+    && typeof j.output === 'string' && j.output !== '' && typeof j.options === 'object' && j.options !== null;
+  if (!Array.isArray(jobs)) throw new OptionError(`runBatch: expected an array of jobs (from planBatch), received ${jobs === null ? 'null' : typeof jobs}`);
+  const malformed = (jobs as readonly (Partial<BatchJob> | null)[]).findIndex((j) => !wellFormed(j));
+  if (malformed >= 0) throw new OptionError(`runBatch: job ${malformed + 1} is not a job: expected { content, styles (at least one), output: non-empty paths; options: an object }, as planBatch makes them`);
   const emit = control.onEvent ?? (() => {});
   const concurrency = control.concurrency ?? 1;
   const ownQueue = !control.queue;

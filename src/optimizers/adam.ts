@@ -11,7 +11,7 @@
  * step k reports x_k with f(x_k) and its terms. With `bounds`, x_0 and each update are clamped to
  * the box.
  */
-import { checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type AdamState, type CommonOptions, type MinimizeResult, type Objective, type StopReason } from './types.js';
+import { checkArguments, checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type AdamState, type CommonOptions, type MinimizeResult, type Objective, type StopReason } from './types.js';
 
 /** Defaults of {@link adam}'s options (the option table, options.ts, takes its from here). */
 export const ADAM_DEFAULTS = { maxEvals: 500, lr: 2, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
@@ -39,6 +39,12 @@ export interface AdamOptions extends CommonOptions {
  *          last one whose loss was finite (stopReason 'no-progress').
  */
 export async function adam(f: Objective, x0: Float32Array, options: AdamOptions = {}): Promise<MinimizeResult> {
+  checkArguments('adam', f, x0, options, [
+    ['lr', options.lr, (v) => v > 0 && v < Infinity, 'a number > 0'],
+    ['beta1', options.beta1, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
+    ['beta2', options.beta2, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
+    ['eps', options.eps, (v) => v > 0 && v < Infinity, 'a number > 0'],
+  ]);
   const { maxEvals, lr, beta1, beta2, eps, onStep, signal, bounds } = { ...ADAM_DEFAULTS, ...options };
   const maxIterations = options.maxIterations ?? Infinity;
   checkResume(options.resume, 'adam', x0.length);

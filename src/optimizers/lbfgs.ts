@@ -34,7 +34,8 @@
  *   the direction keeps pushing at the bound. bench/optimizers.ts `bounds` compares the two.
  */
 
-import { checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type Bounds, type CommonOptions, type Evaluated, type LbfgsState, type MinimizeResult, type Objective } from './types.js';
+import { checkArguments, checkResume, LossWindow, projectInto, TOLERANCE_WINDOW, type Bounds, type CommonOptions, type Evaluated, type LbfgsState, type MinimizeResult, type Objective } from './types.js';
+import { OptionError } from '../errors.js';
 
 export type { Objective, StepInfo, MinimizeResult } from './types.js';
 
@@ -86,6 +87,13 @@ function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: 
  *          the `fixed` step never checks, so there it is only the last.
  */
 export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
+  checkArguments('lbfgs', f, x0, options, [
+    ['history', options.history, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+    ['gradTol', options.gradTol, (v) => v >= 0 && v < Infinity, 'a number ≥ 0'],
+  ]);
+  if (options.lineSearch !== undefined && options.lineSearch !== 'strong-wolfe' && options.lineSearch !== 'fixed') {
+    throw new OptionError(`lbfgs: invalid lineSearch: expected 'strong-wolfe' or 'fixed', received ${String(options.lineSearch)}`);
+  }
   const { maxEvals, history, lineSearch, gradTol, onStep, signal, bounds } = { ...LBFGS_DEFAULTS, ...options };
   const maxIterations = options.maxIterations ?? Infinity;
   const n = x0.length;

@@ -2,6 +2,7 @@
  * The optimiser contract, shared by L-BFGS and Adam: the objective they minimise, what they report
  * after each step, and what they return. Every reported loss, terms and image belong to one point.
  */
+import { OptionError } from '../errors.js';
 
 /** The objective's answer at one point x. */
 export interface Evaluated {
@@ -161,6 +162,41 @@ export class LossWindow {
     const old = this.recent[0]!;
     return (old - loss) / Math.abs(old) < this.tolerance;
   }
+}
+
+/**
+ * Library boundary of {@link lbfgs} and `adam`: the objective is a function, x0 a non-empty
+ * Float32Array of finite values, and each option given is in its range (`extra`: the method's
+ * own, as [name, value, test, what is expected]). Budgets may be Infinity when another stop
+ * (a tolerance, a signal) ends the run.
+ * @throws OptionError naming the method, the argument, what was expected and what was received.
+ */
+export function checkArguments(
+  method: 'lbfgs' | 'adam', f: unknown, x0: unknown, o: CommonOptions,
+  extra: readonly (readonly [string, unknown, (v: number) => boolean, string])[] = [],
+): void {
+  const bad = (what: string, expected: string, got: unknown) =>
+    new OptionError(`${method}: invalid ${what}: expected ${expected}, received ${typeof got === 'object' && got !== null ? (got.constructor?.name ?? 'an object') : String(got)}`);
+  if (typeof f !== 'function') throw bad('objective', 'a function x ↦ Promise<{ loss, grad }>', f);
+  if (!(x0 instanceof Float32Array) || x0.length === 0) throw bad('x0', 'a non-empty Float32Array', x0);
+  if (!x0.every(Number.isFinite)) throw bad('x0', 'finite values', 'a NaN or infinite value');
+  const budget = (v: number) => v === Infinity || (Number.isInteger(v) && v >= 0);
+  const checks: (readonly [string, unknown, (v: number) => boolean, string])[] = [
+    ['maxEvals', o.maxEvals, (v) => budget(v) && v >= 1, 'an integer ≥ 1 (or Infinity)'],
+    ['maxIterations', o.maxIterations, budget, 'an integer ≥ 0 (or Infinity)'],
+    ['tolerance', o.tolerance, (v) => v >= 0 && v < Infinity, 'a number ≥ 0'],
+    ['window', o.window, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+    ...extra,
+  ];
+  for (const [name, v, ok, expected] of checks) {
+    if (v !== undefined && !(typeof v === 'number' && ok(v))) throw bad(name, expected, v);
+  }
+  const b = o.bounds;
+  if (b !== undefined && !(typeof b === 'object' && b !== null && Number.isFinite(b.lower) && Number.isFinite(b.upper) && b.lower < b.upper && (b.mode === 'project' || b.mode === 'clamp'))) {
+    throw new OptionError(`${method}: invalid bounds: expected { lower < upper, both finite, mode 'project' or 'clamp' }, received ${JSON.stringify(b)}`);
+  }
+  if (o.onStep !== undefined && typeof o.onStep !== 'function') throw bad('onStep', 'a function', o.onStep);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw bad('signal', 'an AbortSignal', o.signal);
 }
 
 /** @throws Error when a resume state is of another method or size than the run it is given to. */

@@ -252,3 +252,34 @@ test('tolerance: the run stops (converged) at the first step where the loss fell
   const l = await lbfgs(rosenbrock, Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1.2)), { maxEvals: 1000, tolerance: 0.5, window: 3 });
   assert.equal(l.stopReason, 'converged', 'L-BFGS stops too');
 });
+
+test('both optimisers check their arguments at the library boundary, before any evaluation (a history of 0 used to loop forever)', async () => {
+  let calls = 0;
+  const f: Objective = async (x) => { calls++; return { loss: x.reduce((a, v) => a + v * v, 0), grad: x.map((v) => 2 * v) }; };
+  const x0 = new Float32Array([1, 2]);
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ['no objective', () => lbfgs(null as never, x0), /^lbfgs: invalid objective: expected a function/],
+    ['an Array x0', () => adam(f, [1, 2] as never), /^adam: invalid x0: expected a non-empty Float32Array, received Array$/],
+    ['an empty x0', () => lbfgs(f, new Float32Array(0)), /^lbfgs: invalid x0: expected a non-empty Float32Array/],
+    ['a NaN in x0', () => lbfgs(f, new Float32Array([1, NaN])), /^lbfgs: invalid x0: expected finite values/],
+    ['history 0', () => lbfgs(f, x0, { history: 0 }), /^lbfgs: invalid history: expected an integer ≥ 1, received 0$/],
+    ['history 2.5', () => lbfgs(f, x0, { history: 2.5 }), /invalid history/],
+    ['maxEvals 0', () => lbfgs(f, x0, { maxEvals: 0 }), /^lbfgs: invalid maxEvals: expected an integer ≥ 1 \(or Infinity\), received 0$/],
+    ['maxIterations NaN', () => adam(f, x0, { maxIterations: NaN }), /^adam: invalid maxIterations/],
+    ['tolerance −1', () => adam(f, x0, { tolerance: -1 }), /^adam: invalid tolerance: expected a number ≥ 0, received -1$/],
+    ['window 0', () => lbfgs(f, x0, { window: 0 }), /invalid window/],
+    ['a line search', () => lbfgs(f, x0, { lineSearch: 'armijo' as never }), /^lbfgs: invalid lineSearch: expected 'strong-wolfe' or 'fixed', received armijo$/],
+    ['lr 0', () => adam(f, x0, { lr: 0 }), /^adam: invalid lr: expected a number > 0, received 0$/],
+    ['beta2 1', () => adam(f, x0, { beta2: 1 }), /^adam: invalid beta2: expected a number in \[0, 1\), received 1$/],
+    ['bounds upside down', () => lbfgs(f, x0, { bounds: { lower: 1, upper: 0, mode: 'project' } }), /^lbfgs: invalid bounds: expected \{ lower < upper/],
+    ['a signal that is not one', () => adam(f, x0, { signal: 'stop' as never }), /^adam: invalid signal: expected an AbortSignal, received stop$/],
+  ];
+  for (const [name, run, message] of cases) {
+    await assert.rejects(run(), (e: Error) => e.name === 'OptionError' && message.test(e.message), name);
+  }
+  assert.equal(calls, 0, 'nothing was evaluated');
+  // Budgets may be Infinity when another stop ends the run.
+  const r = await lbfgs(rosenbrock, new Float32Array([-1.2, 1]), { maxEvals: Infinity, maxIterations: 3 });
+  assert.equal(r.iterations, 3);
+  assert.equal(r.stopReason, 'budget');
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +13,12 @@ import sharp from 'sharp';
 import { stylize, texture, StylizeEvent } from '../../src/pipeline/stylize.js';
 import { planRequest } from '../../src/pipeline/plan-request.js';
 import { stylizeVideo } from '../../src/video/video.js';
-import { planBatch } from '../../src/jobs/batch.js';
+import { planBatch, runBatch } from '../../src/jobs/batch.js';
 import { validateOptions } from '../../src/pipeline/options.js';
 import { score } from '../../src/pipeline/score.js';
 import { prepareProblem } from '../../src/pipeline/prepare.js';
 import type { TargetedTerm } from '../../src/losses/unit.js';
-import { readImage, resizeImage, type RgbImage } from '../../src/image/io-node.js';
+import { readImage, resizeImage, writeImage, type RgbImage } from '../../src/image/io-node.js';
 import { exitCodeOf } from '../../src/errors.js';
 import { pngHeaderOnly } from '../helpers.js';
 
@@ -229,6 +229,11 @@ test('the library checks its arguments at the boundary: requests that are not ob
       await assert.rejects(fn(request as never), (e: Error) => exitCodeOf(e) === 2 && e.message === `${name}: expected a request object, received ${what}`, `${name}(${what})`);
     }
   }
+  await assert.rejects(runBatch(null as never), (e: Error) => exitCodeOf(e) === 2 && /^runBatch: expected an array of jobs \(from planBatch\), received null$/.test(e.message));
+  await assert.rejects(runBatch([{ content: content, styles: [], output: 'x.png', options: {} }] as never), /^OptionError: runBatch: job 1 is not a job: expected \{ content, styles \(at least one\)/);
+  const written = path.join(os.tmpdir(), `impasto-lying-${process.pid}.png`);
+  await assert.rejects(writeImage(written, { data: new Uint8Array(3), width: 10, height: 10 }), (e: Error) => exitCodeOf(e) === 2 && /^writeImage: expected an RgbImage .* received 3 bytes for 10×10$/.test(e.message));
+  await assert.rejects(readFile(written), 'nothing written');
   await assert.rejects(stylize({ content: path.join(shared, 'tubingen.jpg'), style, weights: net }, { signal: 'stop' as never }), /invalid signal: expected an AbortSignal, received string/);
   // An aborted signal stops before anything is read: a content path that does not exist is never looked at.
   const ac = new AbortController();
