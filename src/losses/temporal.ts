@@ -53,6 +53,7 @@
  *                   not features): the objective adds it beside the TV term.
  */
 import type { Value } from '../graph/builder.js';
+import { OptionError } from '../errors.js';
 import { Tape } from '../graph/autodiff.js';
 import type { ImageValue } from './types.js';
 import { CONTENT_NORMALISATIONS, type ContentNormalisation } from './content.js';
@@ -137,9 +138,23 @@ function sampleCubic(src: Float32Array, w: number, h: number, x: number, y: numb
   return Math.min(Math.max(acc, Math.min(a, b, c, d)), Math.max(a, b, c, d));
 }
 
+/**
+ * Library boundary: `img` is `channels` planes of a positive integer width × height, as one
+ * Float32Array of channels·width·height values. @throws OptionError naming `what`.
+ */
+export function checkPlanar(img: unknown, what: string, channels = 3): void {
+  const p = img as Partial<Planar> | null | undefined;
+  const w = p?.width, h = p?.height;
+  if (!(p?.data instanceof Float32Array) || !Number.isInteger(w) || !Number.isInteger(h) || w! <= 0 || h! <= 0 || p.data.length !== channels * w! * h!) {
+    throw new OptionError(`${what}: expected {data: Float32Array of ${channels}·width·height values, width, height}, received ${(p?.data as { length?: number } | undefined)?.length ?? 'no'} values for ${w}×${h}`);
+  }
+}
+
+/** @throws OptionError unless `flow` is a flow of width × height (u and v, a Float32Array each). */
 function checkFlow(flow: Flow, width: number, height: number, what: string): void {
-  if (flow.width !== width || flow.height !== height || flow.u.length !== width * height || flow.v.length !== width * height) {
-    throw new Error(`${what} is ${flow.width}×${flow.height} (${flow.u.length} values), but the frame is ${width}×${height}`);
+  const n = width * height;
+  if (!(flow?.u instanceof Float32Array) || !(flow.v instanceof Float32Array) || flow.width !== width || flow.height !== height || flow.u.length !== n || flow.v.length !== n) {
+    throw new OptionError(`${what} is ${flow?.width}×${flow?.height} (${flow?.u?.length} values), but the frame is ${width}×${height}`);
   }
 }
 
@@ -149,6 +164,7 @@ function checkFlow(flow: Flow, width: number, height: number, what: string): voi
  * @returns [3,H,W] float32, and [H,W] 1 where p + b(p) lies inside the frame, else 0.
  */
 export function warp(image: Planar, b: Flow): { data: Float32Array; inside: Float32Array } {
+  checkPlanar(image, 'warp: the image');
   const { width: w, height: h } = image;
   checkFlow(b, w, h, 'the flow');
   const n = w * h;
@@ -176,6 +192,7 @@ export const UNTRUSTED = { disocclusion: 1, motionBoundary: 2, outside: 4 } as c
  */
 export function certainty(b: Flow, f: Flow): { certainty: Float32Array; why: Uint8Array } {
   const { width: w, height: h } = b;
+  checkFlow(b, w, h, 'the backward flow');
   checkFlow(f, w, h, 'the forward flow');
   const n = w * h;
   const c = new Float32Array(n);
@@ -210,6 +227,9 @@ export function certainty(b: Flow, f: Flow): { certainty: Float32Array; why: Uin
  * order; each becomes max(c(j) − Σ_{k<j} c(k), 0).
  */
 export function longTermCertainties(byOffset: readonly Float32Array[]): Float32Array[] {
+  if (!Array.isArray(byOffset) || byOffset.some((c) => !(c instanceof Float32Array) || c.length !== byOffset[0]!.length)) {
+    throw new OptionError('longTermCertainties: expected an array of Float32Array certainties of one length, one per offset');
+  }
   return byOffset.map((c, idx) => {
     const out = new Float32Array(c.length);
     for (let i = 0; i < c.length; i++) {

@@ -14,7 +14,8 @@
  * sample values (15, 3, 5, 1.2); most of it is in the flat sky, where no method can see motion.
  */
 import { createRequire } from 'node:module';
-import type { Flow } from '../losses/temporal.js';
+import { checkPlanar, type Flow } from '../losses/temporal.js';
+import { OptionError } from '../errors.js';
 
 /** The parts of OpenCV.js used here. */
 interface Cv {
@@ -69,10 +70,12 @@ export function pyramidLevels(width: number, height: number): number {
 
 /**
  * The flow from frame `a` to frame `b` (on a's grid: a's pixel p is at p + flow(p) in b).
- * @throws Error when the frames differ in size.
+ * @throws OptionError when a frame is not a [3,H,W] Float32Array of its size, or the frames differ in size.
  */
 export async function flowBetween(a: Frame, b: Frame): Promise<Flow> {
-  if (a.width !== b.width || a.height !== b.height) throw new Error(`optical flow needs frames of one size, received ${a.width}×${a.height} and ${b.width}×${b.height}`);
+  checkPlanar(a, 'flowBetween: frame a');
+  checkPlanar(b, 'flowBetween: frame b');
+  if (a.width !== b.width || a.height !== b.height) throw new OptionError(`optical flow needs frames of one size, received ${a.width}×${a.height} and ${b.width}×${b.height}`);
   const { cv } = await opencv();
   const ga = grey(cv, a);
   const gb = grey(cv, b);

@@ -186,3 +186,20 @@ test('λ_t of scale-free terms: α·T / s_t with s_t = (1/D) Σ c ω², the term
   assert.deepEqual(temporalWeights(undefined, true, 2, 'half-sum', [], [target, none]), [(2 * DEFAULT_TEMPORAL_WEIGHT.scaleFree) / s, 0]);
   assert.deepEqual(temporalWeights(undefined, false, 5, 'mean', [{ weight: 1, channels: 8, positions: 9 }], [target]), [DEFAULT_TEMPORAL_WEIGHT.raw]);
 });
+
+test('warp, certainty, longTermCertainties and flowBetween refuse arguments whose arrays do not match their sizes (out-of-range reads gave NaN)', async () => {
+  const w = 4, h = 3;
+  const frame = { data: new Float32Array(3 * w * h), width: w, height: h };
+  const lying = { data: new Float32Array(5), width: w, height: h };
+  const flow = constFlow(w, h, 1, 0);
+  const short: Flow = { ...flow, u: new Float32Array(2) };
+  const refuses = (run: () => unknown, message: RegExp) => assert.throws(run, (e: Error) => e.name === 'OptionError' && message.test(e.message));
+  refuses(() => warp(lying, flow), /^warp: the image: expected \{data: Float32Array of 3·width·height values, width, height\}, received 5 values for 4×3$/);
+  refuses(() => warp(frame, short), /^the flow is 4×3 \(2 values\), but the frame is 4×3$/);
+  refuses(() => certainty(short, flow), /^the backward flow is 4×3 \(2 values\)/);
+  refuses(() => certainty(flow, constFlow(w, 2, 1, 0)), /^the forward flow is 4×2/);
+  refuses(() => longTermCertainties([new Float32Array(3), new Float32Array(4)]), /one length/);
+  await assert.rejects(flowBetween(frame, lying), (e: Error) => e.name === 'OptionError' && /^flowBetween: frame b: expected/.test(e.message));
+  await assert.rejects(flowBetween(frame, { data: new Float32Array(3 * 8), width: 2, height: 4 }), /OptionError: optical flow needs frames of one size, received 4×3 and 2×4/);
+  assert.equal(warp(frame, flow).data.length, 3 * w * h, 'well-formed arguments pass');
+});
