@@ -13,7 +13,7 @@ import path from 'node:path';
 import { EXIT_CODES } from '../src/errors.js';
 import { flagOf, OPTION_DEFS, OptionError, validateOption, type StylizeOptions } from '../src/pipeline/options.js';
 import { planBatch, runBatch, type BatchEvent, type JobOutcome } from '../src/jobs/batch.js';
-import { connectionOf, RedisQueue } from '../src/jobs/redis-queue.js';
+import { RedisQueue } from '../src/jobs/redis-queue.js';
 import { parseArgs } from './args.js';
 import { BATCH_FLAGS } from './batch-flags.js';
 import { Progress } from './progress.js';
@@ -54,11 +54,6 @@ export async function runBatchCommand(argv: string[]): Promise<number> {
   const label = (o: JobOutcome) => path.basename(o.job.output);
   let queue: RedisQueue | undefined;
   if (flags.queue !== undefined) {
-    try {
-      connectionOf(flags.queue as string);
-    } catch (err) {
-      throw new OptionError((err as Error).message);
-    }
     queue = new RedisQueue(flags.queue as string, { queueSize: 1_000_000 });
     await queue.ready();
   }

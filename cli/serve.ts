@@ -31,11 +31,7 @@ export async function runServe(argv: string[]): Promise<number> {
   const imageEvery = (f['preview-every'] as number | undefined) ?? 5;
   const url = f.queue as string | undefined;
   if (url !== undefined) {
-    try {
-      connectionOf(url);
-    } catch (err) {
-      throw new OptionError((err as Error).message);
-    }
+    connectionOf(url); // checks the URL (OptionError)
     for (const local of ['jobs', 'threads', 'max-memory'] as const) {
       if (f[local] !== undefined) throw new OptionError(`--${local} is the workers' to set with --queue (impasto worker --concurrency); leave it out here`);
     }

@@ -27,11 +27,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   if (positionals.length) throw new OptionError(`impasto worker takes no file arguments, received '${positionals[0]}'`);
   const url = flags.queue as string | undefined;
   if (!url) throw new OptionError('impasto worker needs --queue redis://HOST:PORT');
-  try {
-    connectionOf(url);
-  } catch (err) {
-    throw new OptionError((err as Error).message);
-  }
+  connectionOf(url); // checks the URL (OptionError)
   const concurrency = (flags.concurrency as number | undefined) ?? 1;
   if (concurrency < 1) throw new OptionError(`--concurrency must be at least 1, received ${concurrency}`);
   const grace = (flags.grace as number | undefined) ?? 5;

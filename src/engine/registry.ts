@@ -4,6 +4,7 @@
  * lazy (a loader function), so importing this module has no side effects.
  */
 import { Engine, EngineError } from './engine.js';
+import { OptionError } from '../errors.js';
 
 interface Entry {
   name: string;
@@ -16,6 +17,9 @@ const loaded = new Map<string, Engine>();
 
 /** Registers an engine loader; a higher priority is tried first. Re-registering a name replaces it. */
 export function registerEngine(name: string, priority: number, load: () => Promise<Engine>): void {
+  if (typeof name !== 'string' || name === '' || !Number.isFinite(priority) || typeof load !== 'function') {
+    throw new OptionError(`registerEngine: expected a name (a non-empty string), a finite priority and a load function, received ${typeof name}, ${String(priority)}, ${typeof load}`);
+  }
   const i = entries.findIndex((e) => e.name === name);
   if (i >= 0) entries.splice(i, 1);
   entries.push({ name, priority, load });

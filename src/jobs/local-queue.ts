@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { JOB_ID, QueueFullError, type JobEvent, type JobImage, type JobInput, type JobQueue, type JobState, type JobStatus } from './jobs.js';
 import type { WorkerJob, WorkerMessage } from './job-worker.js';
+import { OptionError } from '../errors.js';
 
 export interface LocalQueueOptions {
   /** Jobs running at once (each a worker thread). */
@@ -79,6 +80,18 @@ export class LocalQueue implements JobQueue {
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: LocalQueueOptions) {
+    const o = options as Partial<LocalQueueOptions> | null;
+    const count = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+    const positive = (v: unknown) => typeof v === 'number' && v > 0 && v < Infinity;
+    const checks: [string, boolean, string][] = [
+      ['jobs', count(o?.jobs, 1), 'an integer ≥ 1'], ['queueSize', count(o?.queueSize, 0), 'an integer ≥ 0'],
+      ['dir', typeof o?.dir === 'string' && o.dir !== '', 'a folder path'], ['keepMs', positive(o?.keepMs), 'a number of ms > 0'],
+      ['maxPixels', positive(o?.maxPixels), 'a number > 0'], ['imageEvery', count(o?.imageEvery, 0), 'an integer ≥ 0'],
+      ['threads', o?.threads === undefined || count(o.threads, 1), 'an integer ≥ 1'], ['maxMemory', o?.maxMemory === undefined || positive(o.maxMemory), 'a number of GB > 0'],
+      ['cancelGraceMs', o?.cancelGraceMs === undefined || (typeof o.cancelGraceMs === 'number' && o.cancelGraceMs >= 0), 'a number of ms ≥ 0'],
+    ];
+    const bad = checks.find(([, ok]) => !ok);
+    if (bad) throw new OptionError(`LocalQueue: invalid ${bad[0]}: expected ${bad[2]}, received ${String((o as Record<string, unknown> | null)?.[bad[0]])}`);
     this.#o = { cancelGraceMs: 15_000, ...options };
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(options.keepMs, 10 * 60_000)).unref();
     void this.#sweepFolder();

@@ -31,6 +31,7 @@ import { Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job 
 import { Redis } from 'ioredis';
 import { QueueFullError, type JobEvent, type JobImage, type JobInput, type JobQueue, type JobState, type JobStatus } from './jobs.js';
 import type { LocalQueue } from './local-queue.js';
+import { OptionError } from '../errors.js';
 
 /** The BullMQ queue's name. */
 export const QUEUE_NAME = 'impasto-stylize';
@@ -54,11 +55,21 @@ interface WireImage { name: string; b64: string }
 interface WireJob { content: WireImage; styles: WireImage[]; options: JobInput['options']; imageEvery?: number }
 interface WireResult { png: string; iteration: number; loss: number | null; terms?: Record<string, number> }
 
-/** `redis://host:port[/db]` → ioredis options. @throws Error for another scheme */
+/**
+ * `redis://host[:port][/db]` → ioredis options (port 6379 and db 0 by default).
+ * @throws OptionError for anything else: another scheme, no host, a db that is not a number.
+ */
 export function connectionOf(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
-  const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`invalid --queue ${url}: expected redis://HOST:PORT`);
-  return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+  const bad = () => new OptionError(`invalid --queue ${typeof url === 'string' ? `'${url}'` : typeof url}: expected redis://HOST:PORT (optionally /DB, a number)`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad();
+  }
+  const db = u.pathname === '' || u.pathname === '/' ? 0 : Number(u.pathname.slice(1));
+  if (u.protocol !== 'redis:' || u.hostname === '' || !Number.isInteger(db) || db < 0) throw bad();
+  return { host: u.hostname, port: Number(u.port || 6379), db, maxRetriesPerRequest: null };
 }
 
 interface Mirror {
@@ -254,6 +265,9 @@ export interface RunningWorker {
  */
 export async function runWorker(url: string, concurrency: number, local: LocalQueue, log: (line: string) => void = () => {}): Promise<RunningWorker> {
   const connection = connectionOf(url);
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new OptionError(`runWorker: invalid concurrency ${String(concurrency)}: expected an integer ≥ 1`);
+  if (typeof (local as Partial<LocalQueue> | null)?.submit !== 'function') throw new OptionError('runWorker: expected a LocalQueue to run the jobs on');
+  if (typeof log !== 'function') throw new OptionError('runWorker: the log, when given, is a function (line: string) => void');
   /** BullMQ job id → this worker's LocalQueue job id, and whether it is being handed back. */
   const running = new Map<string, { localId: string; handBack: boolean }>();
   const control = new Redis(connection); // plain commands (the cancel key)

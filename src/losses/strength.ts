@@ -18,6 +18,7 @@
  *   networks and conventions (presets.ts), so this is monotone but not calibrated.
  */
 import type { FeatureNet } from '../networks/feature-net.js';
+import { OptionError } from '../errors.js';
 
 /** The strength when none is given. */
 export const DEFAULT_STRENGTH = 0.5;
@@ -38,6 +39,9 @@ export const RAW_DECADES = 4;
  * @param presetBeta the preset's own β (used for raw terms)
  */
 export function styleWeightOf(strength: number, family: FeatureNet['family'], normalised: boolean, presetBeta: number): number {
+  if (!(typeof strength === 'number' && strength >= 0 && strength <= 1)) throw new OptionError(`invalid strength ${String(strength)}: expected a number from 0 to 1`);
+  if (!Object.hasOwn(STRENGTH_RANGES, family)) throw new OptionError(`unknown network family ${JSON.stringify(family)}: expected one of ${Object.keys(STRENGTH_RANGES).join(', ')}`);
+  if (!normalised && !(presetBeta > 0 && presetBeta < Infinity)) throw new OptionError(`invalid preset β ${String(presetBeta)}: expected a finite number > 0`);
   if (normalised) {
     const [lo, hi] = STRENGTH_RANGES[family];
     return 10 ** (lo + strength * (hi - lo));

@@ -13,6 +13,7 @@ import type { GuideStep } from '../losses/guides.js';
 import { GraphBuildError, Value } from '../graph/builder.js';
 import { Tape } from '../graph/autodiff.js';
 import { gaussian } from '../util/random.js';
+import { OptionError } from '../errors.js';
 import type { FeatureNet } from './feature-net.js';
 
 /** Supported architectures. */
@@ -43,6 +44,10 @@ export const VGG_WIDTHS = [64, 128, 256, 512, 512] as const;
  *               narrower ones with the same topology).
  */
 export function vggLayers(arch: Architecture, widths: readonly number[] = VGG_WIDTHS): LayerSpec[] {
+  if (!Object.hasOwn(BLOCK_CONVS, arch)) throw new OptionError(`unknown architecture ${JSON.stringify(arch)}: expected vgg19 or vgg16`);
+  if (!Array.isArray(widths) || widths.length !== 5 || !widths.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) {
+    throw new OptionError(`invalid VGG widths ${JSON.stringify(widths)}: expected five channel counts, one per block, integers from 1 to 4096`);
+  }
   const layers: LayerSpec[] = [];
   let inC = 3;
   BLOCK_CONVS[arch].forEach((n, bi) => {
@@ -182,6 +187,7 @@ export function buildVgg(t: Tape, image: Value, weights: VggWeights, pooling: Po
  * without a weight file is a cached VGG-19, else the offline network of untrained.ts).
  */
 export function randomVggWeights(arch: Architecture, seed: number, widths: readonly number[] = VGG_WIDTHS, preprocess = CAFFE_PREPROCESS): VggWeights {
+  if (!Number.isFinite(seed)) throw new OptionError(`invalid seed ${String(seed)}: expected a finite number`);
   const g = gaussian(seed);
   const convs = new Map<string, ConvParams>();
   for (const l of vggLayers(arch, widths)) {

@@ -317,6 +317,7 @@ export function validateOption(def: OptionDef, v: unknown, name: string = def.ke
  * @throws OptionError for the first invalid or unknown option.
  */
 export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions {
+  checkRequest(input, 'validateOptions', 'an options object');
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(input)) {
     if (!OPTION_DEFS.some((d) => d.key === key)) {
@@ -341,11 +342,11 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
 }
 
 /**
- * Library boundary: a request is an object (its fields are checked where they are read).
- * @throws OptionError naming the function that was called.
+ * Library boundary: a request (or options) argument is an object; its fields are checked where
+ * they are read. @throws OptionError naming the function that was called.
  */
-export function checkRequest(request: unknown, fn: string): void {
+export function checkRequest(request: unknown, fn: string, what = 'a request object'): void {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-    throw new OptionError(`${fn}: expected a request object, received ${request === null ? 'null' : Array.isArray(request) ? 'an array' : typeof request}`);
+    throw new OptionError(`${fn}: expected ${what}, received ${request === null ? 'null' : Array.isArray(request) ? 'an array' : typeof request}`);
   }
 }

@@ -96,8 +96,17 @@ async function loadInput(input: ImageInput): Promise<RgbImage> {
   return typeof input === 'string' ? readImage(input) : input;
 }
 
-/** Output size from the content image's size and the options. */
-export function planSize(content: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area'>): { width: number; height: number } {
+/**
+ * Output size from the content image's size and the options: `area` if given, else `size`
+ * (default 384) as the longest side. @throws OptionError for a size or options out of range.
+ */
+export function planSize(content: { width: number; height: number }, options: Partial<Pick<StylizeOptions, 'size' | 'area'>>): { width: number; height: number } {
+  if (!(Number.isInteger(content?.width) && Number.isInteger(content?.height) && content.width > 0 && content.height > 0)) {
+    throw new OptionError(`planSize: expected the content's { width, height } in px (positive integers), received ${JSON.stringify(content)}`);
+  }
+  checkRequest(options, 'planSize', 'an options object');
+  // the options' own checks and default (size 384 when neither is given)
+  const o = validateOptions({ ...(options.size !== undefined ? { size: options.size } : {}), ...(options.area !== undefined ? { area: options.area } : {}) });
   return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
 }
 
