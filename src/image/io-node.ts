@@ -62,6 +62,7 @@ async function checkRegular(file: string): Promise<void> {
  *         that is not a regular file (a FIFO, a device, a directory).
  */
 export async function readImage(file: string): Promise<RgbImage> {
+  if (typeof file !== 'string' || file === '') throw new OptionError(`readImage: expected a file path, received ${file === '' ? 'an empty string' : typeof file}`);
   await checkRegular(file);
   return decode(file, `image ${file}`, 'the file', 'check the path');
 }

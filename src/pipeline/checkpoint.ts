@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, OptionError } from '../errors.js';
 import type { OptimiserState } from '../optimizers/types.js';
 
 const MAGIC = 'IMPCKPT1';
@@ -165,6 +165,7 @@ export async function writeCheckpoint(file: string, header: Omit<CheckpointHeade
  * @throws CheckpointError naming the file, what was expected and what to do.
  */
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
+  if (typeof file !== 'string' || file === '') throw new OptionError(`readCheckpoint: expected a file path, received ${file === '' ? 'an empty string' : typeof file}`);
   const bad = (why: string) => new CheckpointError(`${file} is not a usable Impasto checkpoint: ${why}; start the run again without --resume (or point --resume at another checkpoint)`);
   let fh: fs.FileHandle;
   try {

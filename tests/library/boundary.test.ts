@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import {
-  LocalQueue, RedisQueue, layerNames, planSize, randomVggWeights, registerEngine, runWorker, styleWeightOf, validateOptions, vggLayers,
+  LocalQueue, RedisQueue, layerNames, loadWeightsFile, planSize, randomVggWeights, readCheckpoint, readImage, registerEngine, runWorker, styleWeightOf,
+  validateOptions, vggLayers,
 } from '../../src/index.js';
 import { exitCodeOf } from '../../src/errors.js';
 
@@ -23,7 +24,7 @@ async function refuses(run: () => unknown, message: RegExp): Promise<void> {
   assert.match((err as Error).message, message);
 }
 
-test('the networks, the strength map and the option helpers refuse bad arguments by name', async () => {
+test('the networks, the file readers, the strength map and the option helpers refuse bad arguments by name', async () => {
   await refuses(() => vggLayers('vgg20' as never), /^unknown architecture "vgg20": expected vgg19 or vgg16$/);
   await refuses(() => layerNames('__proto__' as never), /unknown architecture "__proto__"/);
   await refuses(() => vggLayers('vgg19', [64, 128, 256, 512]), /^invalid VGG widths \[64,128,256,512\]: expected five channel counts/);
@@ -35,6 +36,9 @@ test('the networks, the strength map and the option helpers refuse bad arguments
   await refuses(() => planSize({ width: 0, height: 10 }, { size: 64 }), /^planSize: expected the content's \{ width, height \} in px/);
   await refuses(() => planSize({ width: 10, height: 10 }, { size: 8 }), /^invalid size: expected an integer ≥ 16/);
   await refuses(() => registerEngine('', 1, async () => { throw new Error('never loaded'); }), /^registerEngine: expected a name/);
+  await refuses(() => readImage({} as never), /^readImage: expected a file path, received object$/);
+  await refuses(() => loadWeightsFile('' as never), /^loadWeightsFile: expected a file path, received an empty string$/);
+  await refuses(() => readCheckpoint(5 as never), /^readCheckpoint: expected a file path, received number$/);
   // the well-formed calls still answer
   assert.equal(layerNames('vgg16').filter((n) => n.startsWith('conv')).length, 13);
   assert.deepEqual(planSize({ width: 800, height: 600 }, {}), { width: 384, height: 288 }, 'size 384 by default');

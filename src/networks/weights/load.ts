@@ -10,6 +10,7 @@
  */
 import { readRegularFile } from '../../util/read-file.js';
 import { MAX_WEIGHT_FILE_BYTES } from './limits.js';
+import { OptionError } from '../../errors.js';
 import {
   Architecture, CAFFE_PREPROCESS, ConvParams, Preprocess, TORCHVISION_PREPROCESS, VggWeights, vggLayers,
 } from '../vgg.js';
@@ -104,6 +105,7 @@ export { MAX_WEIGHT_FILE_BYTES } from './limits.js';
  * @throws WeightFormatError saying what was expected and what the file looks like.
  */
 export async function loadWeightsFile(path: string): Promise<VggWeights> {
+  if (typeof path !== 'string' || path === '') throw new OptionError(`loadWeightsFile: expected a file path, received ${path === '' ? 'an empty string' : typeof path}`);
   const buf = await readRegularFile(path, MAX_WEIGHT_FILE_BYTES, (problem, detail) => new WeightFormatError(
     `cannot read weight file ${path}: ${detail}; ${problem === 'too-large' ? 'a VGG weight file is at most 1.25 GiB' : 'give --weights the path of a VGG weight file'}`,
   ));
