@@ -40,10 +40,10 @@ export interface AdamOptions extends CommonOptions {
  */
 export async function adam(f: Objective, x0: Float32Array, options: AdamOptions = {}): Promise<MinimizeResult> {
   checkArguments('adam', f, x0, options, [
-    ['lr', options.lr, (v) => v > 0 && v < Infinity, 'a number > 0'],
-    ['beta1', options.beta1, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
-    ['beta2', options.beta2, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
-    ['eps', options.eps, (v) => v > 0 && v < Infinity, 'a number > 0'],
+    ['lr', options?.lr, (v) => v > 0 && v < Infinity, 'a number > 0'],
+    ['beta1', options?.beta1, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
+    ['beta2', options?.beta2, (v) => v >= 0 && v < 1, 'a number in [0, 1)'],
+    ['eps', options?.eps, (v) => v > 0 && v < Infinity, 'a number > 0'],
   ]);
   const { maxEvals, lr, beta1, beta2, eps, onStep, signal, bounds } = { ...ADAM_DEFAULTS, ...options };
   const maxIterations = options.maxIterations ?? Infinity;

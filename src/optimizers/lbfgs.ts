@@ -88,8 +88,8 @@ function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: 
  */
 export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
   checkArguments('lbfgs', f, x0, options, [
-    ['history', options.history, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
-    ['gradTol', options.gradTol, (v) => v >= 0 && v < Infinity, 'a number ≥ 0'],
+    ['history', options?.history, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+    ['gradTol', options?.gradTol, (v) => v >= 0 && v < Infinity, 'a number ≥ 0'],
   ]);
   if (options.lineSearch !== undefined && options.lineSearch !== 'strong-wolfe' && options.lineSearch !== 'fixed') {
     throw new OptionError(`lbfgs: invalid lineSearch: expected 'strong-wolfe' or 'fixed', received ${String(options.lineSearch)}`);

@@ -180,6 +180,7 @@ export function checkArguments(
   if (typeof f !== 'function') throw bad('objective', 'a function x ↦ Promise<{ loss, grad }>', f);
   if (!(x0 instanceof Float32Array) || x0.length === 0) throw bad('x0', 'a non-empty Float32Array', x0);
   if (!x0.every(Number.isFinite)) throw bad('x0', 'finite values', 'a NaN or infinite value');
+  if (typeof o !== 'object' || o === null) throw bad('options', 'an object', o);
   const budget = (v: number) => v === Infinity || (Number.isInteger(v) && v >= 0);
   const checks: (readonly [string, unknown, (v: number) => boolean, string])[] = [
     ['maxEvals', o.maxEvals, (v) => budget(v) && v >= 1, 'an integer ≥ 1 (or Infinity)'],

@@ -262,6 +262,7 @@ test('both optimisers check their arguments at the library boundary, before any 
     ['an Array x0', () => adam(f, [1, 2] as never), /^adam: invalid x0: expected a non-empty Float32Array, received Array$/],
     ['an empty x0', () => lbfgs(f, new Float32Array(0)), /^lbfgs: invalid x0: expected a non-empty Float32Array/],
     ['a NaN in x0', () => lbfgs(f, new Float32Array([1, NaN])), /^lbfgs: invalid x0: expected finite values/],
+    ['null options', () => adam(f, x0, null as never), /^adam: invalid options: expected an object, received null$/],
     ['history 0', () => lbfgs(f, x0, { history: 0 }), /^lbfgs: invalid history: expected an integer ≥ 1, received 0$/],
     ['history 2.5', () => lbfgs(f, x0, { history: 2.5 }), /invalid history/],
     ['maxEvals 0', () => lbfgs(f, x0, { maxEvals: 0 }), /^lbfgs: invalid maxEvals: expected an integer ≥ 1 \(or Infinity\), received 0$/],
