@@ -335,6 +335,14 @@ export function validateOptions(input: Partial<StylizeOptions>): StylizeOptions 
   if (out.luminanceOnly === true && out.colorMatch !== undefined) {
     throw new OptionError(`give either luminanceOnly (--luminance-only) or colorMatch (--color-match ${out.colorMatch}), not both: luminance-only transfer ignores the style's colours`);
   }
+  // One way to give the output's size: the longest side, the area, or (a texture) width and height.
+  const ways = [
+    input.size !== undefined && `size ${input.size}`, input.area !== undefined && `area ${input.area}`,
+    (input.width !== undefined || input.height !== undefined) && [input.width !== undefined && `width ${input.width}`, input.height !== undefined && `height ${input.height}`].filter(Boolean).join(', '),
+  ].filter(Boolean);
+  if (ways.length > 1) {
+    throw new OptionError(`give the output's size one way, not ${ways.join(' and ')}: size (the longest side), area (the pixel count), or a texture's width and/or height`);
+  }
   if (out.strength !== undefined && out.styleWeight !== undefined) {
     throw new OptionError(`give either strength (--strength ${out.strength}) or styleWeight (--style-weight ${out.styleWeight}), not both: the strength sets the style weight`);
   }

@@ -96,27 +96,33 @@ async function loadInput(input: ImageInput): Promise<RgbImage> {
   return typeof input === 'string' ? readImage(input) : input;
 }
 
+/** Output size from an image's size: `area` if given, else `size` as the longest side (unchecked: the callers' sizes are). */
+function sizeOf(image: { width: number; height: number }, o: Pick<StylizeOptions, 'size' | 'area'>): { width: number; height: number } {
+  return o.area ? sizeByArea(image.width, image.height, o.area) : sizeByLongestSide(image.width, image.height, o.size);
+}
+
 /**
  * Output size from the content image's size and the options: `area` if given, else `size`
- * (default 384) as the longest side. @throws OptionError for a size or options out of range.
+ * (default 384) as the longest side. The library's entry: its arguments are checked.
+ * @throws OptionError for a size, an area or a content size out of range.
  */
 export function planSize(content: { width: number; height: number }, options: Partial<Pick<StylizeOptions, 'size' | 'area'>>): { width: number; height: number } {
   if (!(Number.isInteger(content?.width) && Number.isInteger(content?.height) && content.width > 0 && content.height > 0)) {
     throw new OptionError(`planSize: expected the content's { width, height } in px (positive integers), received ${JSON.stringify(content)}`);
   }
   checkRequest(options, 'planSize', 'an options object');
-  // the options' own checks and default (size 384 when neither is given)
-  const o = validateOptions({ ...(options.size !== undefined ? { size: options.size } : {}), ...(options.area !== undefined ? { area: options.area } : {}) });
-  return o.area ? sizeByArea(content.width, content.height, o.area) : sizeByLongestSide(content.width, content.height, o.size);
+  // the options' own checks and default (size 384 when neither is given); area wins, as it does
+  // over the default size of validated options
+  return sizeOf(content, validateOptions(options.area !== undefined ? { area: options.area } : options.size !== undefined ? { size: options.size } : {}));
 }
 
 /**
  * A style image's size: `styleScale` × the output's longest side (or area), its own aspect ratio.
- * `output` is the generated image's size (from `planSize`, or the scored image's).
+ * `output` is the generated image's size (from `sizeOf`, or the scored image's).
  */
 export function styleSize(style: { width: number; height: number }, output: { width: number; height: number }, o: Pick<StylizeOptions, 'area' | 'styleScale'>): { width: number; height: number } {
   const longest = Math.max(output.width, output.height);
-  return planSize(style, { size: Math.round(longest * o.styleScale), area: o.area && Math.round(output.width * output.height * o.styleScale ** 2) });
+  return sizeOf(style, { size: Math.round(longest * o.styleScale), area: o.area && Math.round(output.width * output.height * o.styleScale ** 2) });
 }
 
 /** Blend weights b_k, one per style image, normalised to sum 1. @throws OptionError */
@@ -299,7 +305,7 @@ export function textureSize(style: { width: number; height: number }, o: Pick<St
   if (o.width !== undefined && o.height !== undefined) return { width: o.width, height: o.height };
   if (o.width !== undefined) return { width: o.width, height: Math.max(1, Math.round((o.width * style.height) / style.width)) };
   if (o.height !== undefined) return { width: Math.max(1, Math.round((o.height * style.width) / style.height)), height: o.height };
-  return planSize(style, o);
+  return sizeOf(style, o);
 }
 
 /**
@@ -424,7 +430,7 @@ export async function prepareSetup(request: ProblemRequest, control: SetupContro
   if (totalPixels > MAX_TOTAL_INPUT_PIXELS) {
     throw new OptionError(`the input images hold ${(totalPixels / 1e6).toFixed(0)} Mpx in all, more than the ${MAX_TOTAL_INPUT_PIXELS / 1e6} Mpx decoded per problem; downscale them first (the working sizes are set by --size anyway)`);
   }
-  let size = outputSize ?? (contentDims ? planSize(contentDims, o) : textureSize(styleDims[0]!, o));
+  let size = outputSize ?? (contentDims ? sizeOf(contentDims, o) : textureSize(styleDims[0]!, o));
 
   // network, and the final objective's layers (validated here, once)
   checkAborted(control.signal);

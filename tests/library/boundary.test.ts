@@ -39,6 +39,11 @@ test('the networks, the file readers, the strength map and the option helpers re
   await refuses(() => readImage({} as never), /^readImage: expected a file path, received object$/);
   await refuses(() => loadWeightsFile('' as never), /^loadWeightsFile: expected a file path, received an empty string$/);
   await refuses(() => readCheckpoint(5 as never), /^readCheckpoint: expected a file path, received number$/);
+  await refuses(() => validateOptions({ size: 64, area: 100_000 }), /^give the output's size one way, not size 64 and area 100000: size \(the longest side\)/);
+  await refuses(() => validateOptions({ size: 64, width: 64 }), /^give the output's size one way, not size 64 and width 64/);
+  await refuses(() => validateOptions({ area: 100_000, height: 40 }), /not area 100000 and height 40/);
+  assert.deepEqual([validateOptions({ width: 64, height: 32 }).width, validateOptions({ area: 100_000 }).area], [64, 100_000], 'one way at a time is accepted');
+  assert.deepEqual(planSize({ width: 800, height: 600 }, { area: 120_000 }), { width: 400, height: 300 }, 'area, with no size given');
   // the well-formed calls still answer
   assert.equal(layerNames('vgg16').filter((n) => n.startsWith('conv')).length, 13);
   assert.deepEqual(planSize({ width: 800, height: 600 }, {}), { width: 384, height: 288 }, 'size 384 by default');

@@ -229,6 +229,8 @@ test('the library checks its arguments at the boundary: requests that are not ob
       await assert.rejects(fn(request as never), (e: Error) => exitCodeOf(e) === 2 && e.message === `${name}: expected a request object, received ${what}`, `${name}(${what})`);
     }
   }
+  // a small --style-scale is the set-up's own business, not the library's range check of --size
+  await assert.rejects(stylize({ content, style, weights: net, size: 64, styleScale: 0.2, iterations: 1 }), /the style image would be 13×8 px, but layers .* need at least/);
   await assert.rejects(runBatch(null as never), (e: Error) => exitCodeOf(e) === 2 && /^runBatch: expected an array of jobs \(from planBatch\), received null$/.test(e.message));
   await assert.rejects(runBatch([{ content: content, styles: [], output: 'x.png', options: {} }] as never), /^OptionError: runBatch: job 1 is not a job: expected \{ content, styles \(at least one\)/);
   const written = path.join(os.tmpdir(), `impasto-lying-${process.pid}.png`);
