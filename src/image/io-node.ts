@@ -59,7 +59,8 @@ async function checkRegular(file: string): Promise<void> {
 /**
  * Reads an image file as upright 8-bit sRGB.
  * @throws ImageError for a missing, corrupt, truncated, unsupported or oversized file, or a path
- *         that is not a regular file (a FIFO, a device, a directory).
+ *         that is not a regular file (a FIFO, a device, a directory); OptionError when `file` is
+ *         not a non-empty string.
  */
 export async function readImage(file: string): Promise<RgbImage> {
   if (typeof file !== 'string' || file === '') throw new OptionError(`readImage: expected a file path, received ${file === '' ? 'an empty string' : typeof file}`);
@@ -122,7 +123,8 @@ export async function resizeImage(img: RgbImage, width: number, height: number):
 
 /**
  * Writes an image atomically: encode to `<dir>/.<name>.<pid>.<random>.tmp`, then rename over `file`.
- * @throws ImageError when the format is unknown or the directory is not writable.
+ * @throws OptionError when `file` is not a path or `img`'s bytes do not match its size;
+ *         ImageError when the format is unknown or the directory is not writable.
  */
 export async function writeImage(file: string, img: RgbImage): Promise<void> {
   if (typeof file !== 'string' || file === '') throw new OptionError(`writeImage: expected a file path, received ${typeof file}`);

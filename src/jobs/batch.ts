@@ -239,6 +239,7 @@ async function writeResult(png: Uint8Array, output: string): Promise<void> {
  * Runs a batch's jobs: those whose output exists are skipped; the rest go through the queue at
  * most `2 × concurrency` at a time (so a large batch never holds every input in memory), and each
  * result is written when its job is done.
+ * @throws OptionError when `jobs` is not an array of well-formed jobs (as `planBatch` makes them).
  */
 export async function runBatch(jobs: readonly BatchJob[], control: BatchControl = {}): Promise<BatchSummary> {
   const wellFormed = (j: Partial<BatchJob> | null) => typeof j === 'object' && j !== null && typeof j.content === 'string' && j.content !== ''

@@ -79,6 +79,7 @@ export class LocalQueue implements JobQueue {
   #closed = false;
   readonly #sweeper: NodeJS.Timeout;
 
+  /** @throws OptionError for an option out of its range (each named), before any thread or timer starts. */
   constructor(options: LocalQueueOptions) {
     const o = options as Partial<LocalQueueOptions> | null;
     const count = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;

@@ -37,6 +37,7 @@ export interface AdamOptions extends CommonOptions {
  * state of one step boundary, and the update of that gradient is still to come (`AdamState`).
  * @returns the last evaluated iterate with its loss and terms; when the loss became NaN/Inf, the
  *          last one whose loss was finite (stopReason 'no-progress').
+ * @throws OptionError for an argument out of its range (`checkArguments`, types.ts), before any evaluation.
  */
 export async function adam(f: Objective, x0: Float32Array, options: AdamOptions = {}): Promise<MinimizeResult> {
   checkArguments('adam', f, x0, options, [

@@ -85,6 +85,7 @@ function cubicMin(a: number, fa: number, ga: number, b: number, fb: number, gb: 
  * @returns the last accepted iterate with its loss and terms, and the counts. Under
  *          `strong-wolfe` every accepted step lowers the loss, so it is also the best iterate;
  *          the `fixed` step never checks, so there it is only the last.
+ * @throws OptionError for an argument out of its range (`checkArguments`, types.ts), before any evaluation.
  */
 export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOptions = {}): Promise<MinimizeResult> {
   checkArguments('lbfgs', f, x0, options, [

@@ -162,7 +162,8 @@ export async function writeCheckpoint(file: string, header: Omit<CheckpointHeade
 /**
  * Reads and checks a checkpoint: magic, header, every length against the file's size, the hash,
  * every array value finite, and the optimiser state and finished scales the header describes.
- * @throws CheckpointError naming the file, what was expected and what to do.
+ * @throws CheckpointError naming the file, what was expected and what to do; OptionError when
+ *         `file` is not a non-empty string.
  */
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
   if (typeof file !== 'string' || file === '') throw new OptionError(`readCheckpoint: expected a file path, received ${file === '' ? 'an empty string' : typeof file}`);

@@ -102,7 +102,8 @@ export { MAX_WEIGHT_FILE_BYTES } from './limits.js';
  * Reads a weight file from disk in any supported format (only a regular file of at most
  * {@link MAX_WEIGHT_FILE_BYTES}; a FIFO, device or directory is refused unread), choosing the parser by the file's first
  * bytes, and maps it to canonical VGG weights.
- * @throws WeightFormatError saying what was expected and what the file looks like.
+ * @throws WeightFormatError saying what was expected and what the file looks like; OptionError
+ *         when `path` is not a non-empty string.
  */
 export async function loadWeightsFile(path: string): Promise<VggWeights> {
   if (typeof path !== 'string' || path === '') throw new OptionError(`loadWeightsFile: expected a file path, received ${path === '' ? 'an empty string' : typeof path}`);
