@@ -11,7 +11,12 @@
  *
  * Experiments (--experiment):
  *   compare   single-scale at the final size with 300 evaluations (the baseline) against
- *             coarse-to-fine (--min-size 128, √2) with --per-scale iterations each (a list)
+ *             coarse-to-fine (--min-size 128, √2) with --per-scale iterations each (a list),
+ *             and against single-scale with each of --single evaluations (a list, default none:
+ *             shorter single-scale runs, to set beside coarse-to-fine at equal time)
+ *   history   L-BFGS's correction pairs: single-scale (300 evaluations) and coarse-to-fine
+ *             (--per-scale iterations each) with each of --histories pairs (a list; its first
+ *             entry, default 20 = LBFGS_DEFAULTS.history, is the baseline)
  *   average   coarse-to-fine with --average 0, 0.9, 0.99 (and --optimizer)
  *   tolerance coarse-to-fine with --tolerance 0, 1e-3, 3e-3, 1e-2
  *   moments   Adam, coarse-to-fine, moments reset against resized
@@ -33,7 +38,7 @@
  * each image to out/scales-<experiment>-<network>-<row>.png.
  *
  * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
- *        [--per-scale 50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300]
+ *        [--per-scale 50,100] [--single 100,150] [--histories 20,50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300]
  */
 import path from 'node:path';
 import { readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
@@ -52,6 +57,7 @@ const networks = opt('networks', 'vgg,offline').split(',');
 const perScale = opt('per-scale', '50,100').split(',').map(Number);
 const optimizer = opt('optimizer', 'lbfgs') as StylizeOptions['optimizer'];
 const scaleFactor = Number(opt('factor', String(Math.SQRT2)));
+const shortSingle = opt('single', '').split(',').filter(Boolean).map(Number);
 const content = path.join(images, 'tubingen.jpg');
 const style = path.join(images, 'starry_night.jpg');
 
@@ -64,7 +70,15 @@ function rows(): Row[] {
       return [
         { name: 'single scale, 300 evaluations', options: { minSize: size, iterations: 10_000, maxEvaluations: 300, optimizer } },
         ...perScale.map((n) => ({ name: `coarse-to-fine, ${n} per scale`, options: c2f(n) })),
+        ...shortSingle.map((n) => ({ name: `single scale, ${n} evaluations`, options: { minSize: size, iterations: 10_000, maxEvaluations: n, optimizer } })),
       ];
+    case 'history': {
+      const histories = opt('histories', '20,50,100').split(',').map(Number);
+      return [
+        ...histories.map((history) => ({ name: `single scale, 300 evals, ${history} pairs`, options: { minSize: size, iterations: 10_000, maxEvaluations: 300, optimizer, history } })),
+        ...histories.map((history) => ({ name: `coarse-to-fine, ${defaultPerScale}/scale, ${history} pairs`, options: { ...c2f(defaultPerScale), history } })),
+      ];
+    }
     case 'average':
       return [0, 0.9, 0.99].map((d) => ({ name: `average ${d}`, options: { ...c2f(defaultPerScale), average: d } }));
     case 'tolerance':
