@@ -50,16 +50,17 @@ export async function adam(f: Objective, x0: Float32Array, options: AdamOptions 
   const maxIterations = options.maxIterations ?? Infinity;
   checkResume(options.resume, 'adam', x0.length);
   const r0 = options.resume?.kind === 'adam' ? options.resume : undefined;
-  const x = Float32Array.from(r0 ? r0.x : x0);
+  const x = new Float32Array(r0 ? r0.x : x0);
   if (bounds && !r0) projectInto(x, bounds);
   const given = options.moments;
   if (given && (given.m.length !== x.length || given.v.length !== x.length)) throw new Error(`the given moments hold ${given.m.length} values, the problem ${x.length}`);
-  const m = Float32Array.from(r0?.m ?? given?.m ?? new Float32Array(x.length));
-  const v = Float32Array.from(r0?.v ?? given?.v ?? new Float32Array(x.length));
+  const copyOrZeros = (a: Float32Array | undefined) => (a ? new Float32Array(a) : new Float32Array(x.length));
+  const m = copyOrZeros(r0?.m ?? given?.m);
+  const v = copyOrZeros(r0?.v ?? given?.v);
   const offset = r0?.offset ?? given?.t ?? 0;
   /** The gradient at x, whose update is still to be applied (null before the first evaluation). */
-  let pending: Float32Array | null = r0 ? Float32Array.from(r0.grad) : null;
-  const lastGood = Float32Array.from(x);
+  let pending: Float32Array | null = r0 ? new Float32Array(r0.grad) : null;
+  const lastGood = new Float32Array(x);
   let loss = r0?.loss ?? NaN;
   let terms: Readonly<Record<string, number>> = r0?.terms ?? {};
   let evals = r0?.evaluations ?? 0;
@@ -100,7 +101,7 @@ export async function adam(f: Objective, x0: Float32Array, options: AdamOptions 
     lastGood.set(x);
     loss = r.loss;
     terms = r.terms ?? {};
-    pending = Float32Array.from(r.grad);
+    pending = new Float32Array(r.grad); // a copy: the objective may reuse its array
     const stalled = stall.push(loss);
     if (steps > 0) await onStep?.({ iteration: steps, evaluations: evals, loss, terms, x, state });
     if (stalled) {

@@ -53,10 +53,79 @@ export interface LbfgsOptions extends CommonOptions {
 /** An evaluation the optimiser keeps: its own copy of the gradient. */
 type Point = { loss: number; grad: Float32Array; terms: Readonly<Record<string, number>> };
 
+/**
+ * Σ a_i·b_i in float64. Four partial sums, added at the end: one running sum makes every add wait
+ * for the last, which bounds the loop by the add's latency rather than by memory.
+ */
 function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
+  const n = a.length;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (; i < n; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * d ← d + alpha·v (each element rounded to float32, as stored), and returns Σ w_i·d_i over the
+ * updated d in float64: one pass over d for an update and the dot product that the next step of
+ * the two-loop recursion needs, instead of two. With `w` null it only updates.
+ */
+function axpyThenDot(d: Float32Array, alpha: number, v: Float32Array, w: Float32Array | null): number {
+  const n = d.length;
+  if (!w) {
+    for (let i = 0; i < n; i++) d[i] = d[i]! + alpha * v[i]!;
+    return 0;
+  }
+  let s0 = 0, s1 = 0;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = Math.fround(d[i]! + alpha * v[i]!);
+    const b = Math.fround(d[i + 1]! + alpha * v[i + 1]!);
+    d[i] = a;
+    d[i + 1] = b;
+    s0 += w[i]! * a;
+    s1 += w[i + 1]! * b;
+  }
+  for (; i < n; i++) {
+    const a = Math.fround(d[i]! + alpha * v[i]!);
+    d[i] = a;
+    s0 += w[i]! * a;
+  }
+  return s0 + s1;
+}
+
+/**
+ * The L-BFGS direction d = −H·g by the two-loop recursion (Nocedal & Wright, Algorithm 7.4) over
+ * the pairs S[k], Y[k] (oldest first) with ρ_k = 1/(s_kᵀy_k) and H₀ = γ·I, γ = sᵀy/yᵀy of the newest
+ * pair (the identity with no pairs). Each update of d is fused with the dot product the recursion
+ * takes next (`axpyThenDot`), so a pair costs two passes over d, one in each loop.
+ * @param d out: the direction, the length of g.
+ * @param alphas scratch of at least S.length entries.
+ */
+export function twoLoopDirection(d: Float32Array, g: Float32Array, S: readonly Float32Array[], Y: readonly Float32Array[], rho: readonly number[], alphas: Float64Array): void {
+  const m = S.length;
+  for (let i = 0; i < d.length; i++) d[i] = -g[i]!;
+  if (m === 0) return;
+  // First loop, newest to oldest: α_k = ρ_k·s_kᵀd, d ← d − α_k·y_k.
+  let sd = dot(S[m - 1]!, d);
+  for (let k = m - 1; k >= 0; k--) {
+    alphas[k] = rho[k]! * sd;
+    sd = axpyThenDot(d, -alphas[k]!, Y[k]!, k > 0 ? S[k - 1]! : null);
+  }
+  const gamma = dot(S[m - 1]!, Y[m - 1]!) / dot(Y[m - 1]!, Y[m - 1]!);
+  // d ← γ·d, with y_0ᵀd for the second loop in the same pass.
+  let yd = axpyThenDot(d, gamma - 1, d, Y[0]!);
+  // Second loop, oldest to newest: β_k = ρ_k·y_kᵀd, d ← d + (α_k − β_k)·s_k.
+  for (let k = 0; k < m; k++) {
+    const beta = rho[k]! * yd;
+    yd = axpyThenDot(d, alphas[k]! - beta, S[k]!, k + 1 < m ? Y[k + 1]! : null);
+  }
 }
 
 function axpyInto(out: Float32Array, x: Float32Array, alpha: number, d: Float32Array): void {
@@ -100,7 +169,7 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   const n = x0.length;
   checkResume(options.resume, 'lbfgs', n);
   const r0 = options.resume?.kind === 'lbfgs' ? options.resume : undefined;
-  const x = Float32Array.from(r0 ? r0.x : x0);
+  const x = new Float32Array(r0 ? r0.x : x0);
   if (bounds) projectInto(x, bounds);
   /** out = P(x + t·d): the trial point, projected onto the box when there is one. */
   const place = (out: Float32Array, t: number) => {
@@ -111,14 +180,14 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   const evaluate = async (at: Float32Array): Promise<Point> => {
     evals++;
     const r: Evaluated = await f(at);
-    return { loss: r.loss, grad: Float32Array.from(r.grad), terms: r.terms ?? {} };
+    return { loss: r.loss, grad: new Float32Array(r.grad), terms: r.terms ?? {} }; // a copy: the objective may reuse its array
   };
-  const first: Point = r0 ? { loss: r0.loss, grad: Float32Array.from(r0.grad), terms: r0.terms } : await evaluate(x);
+  const first: Point = r0 ? { loss: r0.loss, grad: new Float32Array(r0.grad), terms: r0.terms } : await evaluate(x);
   let loss = first.loss;
   let grad: Float32Array = first.grad;
   let terms = first.terms;
-  const S: Float32Array[] = r0 ? r0.s.map((v) => Float32Array.from(v)) : [];
-  const Y: Float32Array[] = r0 ? r0.y.map((v) => Float32Array.from(v)) : [];
+  const S: Float32Array[] = r0 ? r0.s.map((v) => new Float32Array(v)) : [];
+  const Y: Float32Array[] = r0 ? r0.y.map((v) => new Float32Array(v)) : [];
   const rho: number[] = S.map((sk, k) => 1 / dot(sk, Y[k]!));
   const stall = new LossWindow(options.tolerance ?? 0, options.window ?? TOLERANCE_WINDOW, r0?.recent ?? [loss]);
   let iteration = r0?.iterations ?? 0;
@@ -126,6 +195,8 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
   const d = new Float32Array(n);
   const xNew = new Float32Array(n);
   const alphas = new Float64Array(Math.max(history, S.length));
+  /** Where the next (s, y) pair is computed before it is kept or skipped. */
+  let scratch: { s: Float32Array; y: Float32Array } = { s: new Float32Array(n), y: new Float32Array(n) };
   const gFree = bounds?.mode === 'project' ? new Float32Array(n) : grad;
   let stopReason: MinimizeResult['stopReason'] = 'budget';
 
@@ -142,21 +213,7 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       stopReason = 'converged';
       break;
     }
-    // Two-loop recursion: d = −H·g.
-    for (let i = 0; i < n; i++) d[i] = -g[i]!;
-    for (let k = S.length - 1; k >= 0; k--) {
-      alphas[k] = rho[k]! * dot(S[k]!, d);
-      axpyInto(d, d, -alphas[k]!, Y[k]!);
-    }
-    if (S.length) {
-      const last = S.length - 1;
-      const gamma = dot(S[last]!, Y[last]!) / dot(Y[last]!, Y[last]!);
-      for (let i = 0; i < n; i++) d[i]! *= gamma;
-    }
-    for (let k = 0; k < S.length; k++) {
-      const beta = rho[k]! * dot(Y[k]!, d);
-      axpyInto(d, d, alphas[k]! - beta, S[k]!);
-    }
+    twoLoopDirection(d, g, S, Y, rho, alphas);
     if (g !== grad) for (let i = 0; i < n; i++) if (g[i] === 0 && grad[i] !== 0) d[i] = 0; // hold the active set
     let slope = dot(g, d);
     if (!(slope < 0)) {
@@ -191,22 +248,32 @@ export async function lbfgs(f: Objective, x0: Float32Array, options: LbfgsOption
       break;
     }
     place(xNew, accepted.t);
-    const s = new Float32Array(n);
-    const yv = new Float32Array(n);
+    // The new pair (s, y) = (x_new − x, g_new − g) into the scratch pair, with sᵀy, sᵀs and yᵀy
+    // in the same pass. A pair pushed out of a full history becomes the next scratch pair, so a
+    // long run allocates no more vectors (the arrays `state()` hands out are valid until the next
+    // step, as its contract says).
+    const s = scratch.s;
+    const yv = scratch.y;
+    let sy = 0, ss = 0, yy = 0;
     for (let i = 0; i < n; i++) {
-      s[i] = xNew[i]! - x[i]!;
-      yv[i] = accepted.grad[i]! - grad[i]!;
+      const si = Math.fround(xNew[i]! - x[i]!);
+      const yi = Math.fround(accepted.grad[i]! - grad[i]!);
+      s[i] = si;
+      yv[i] = yi;
+      sy += si * yi;
+      ss += si * si;
+      yy += yi * yi;
     }
-    const sy = dot(s, yv);
-    if (sy > 1e-10 * Math.sqrt(dot(s, s) * dot(yv, yv))) {
+    if (sy > 1e-10 * Math.sqrt(ss * yy)) {
+      let freed: { s: Float32Array; y: Float32Array } | null = null;
       while (S.length >= history) {
-        S.shift();
-        Y.shift();
+        freed = { s: S.shift()!, y: Y.shift()! };
         rho.shift();
       }
       S.push(s);
       Y.push(yv);
       rho.push(1 / sy);
+      scratch = freed ?? { s: new Float32Array(n), y: new Float32Array(n) };
     }
     x.set(xNew);
     loss = accepted.loss;

@@ -1,7 +1,7 @@
 /** L-BFGS (both line searches) and Adam on functions with known minima. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lbfgs, Objective } from '../../src/optimizers/lbfgs.js';
+import { lbfgs, twoLoopDirection, Objective } from '../../src/optimizers/lbfgs.js';
 import { adam } from '../../src/optimizers/adam.js';
 
 /** f(x) = ½ Σ d_i (x_i − c_i)², d_i from 1 to 100 (condition number 100); minimum 0 at c. */
@@ -283,4 +283,44 @@ test('both optimisers check their arguments at the library boundary, before any 
   const r = await lbfgs(rosenbrock, new Float32Array([-1.2, 1]), { maxEvals: Infinity, maxIterations: 3 });
   assert.equal(r.iterations, 3);
   assert.equal(r.stopReason, 'budget');
+});
+
+test('the two-loop direction (fused passes) equals a plain float64 two-loop recursion and meets the secant equation H·y = s of the newest pair', () => {
+  const n = 1001; // odd: the unrolled loops' tails run too
+  let seed = 1;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+  const S: Float32Array[] = [];
+  const Y: Float32Array[] = [];
+  for (let k = 0; k < 5; k++) {
+    const s = Float32Array.from({ length: n }, rand);
+    // y = D·s + noise with D in [1, 3]: sᵀy > 0, as the pairs L-BFGS keeps.
+    Y.push(Float32Array.from(s, (v, i) => (1 + (2 * i) / n) * v + 0.1 * rand()));
+    S.push(s);
+  }
+  const rho = S.map((s, k) => 1 / s.reduce((a, v, i) => a + v * Y[k]![i]!, 0));
+  const g = Float32Array.from({ length: n }, rand);
+  // Reference: Nocedal & Wright Algorithm 7.4, in float64 throughout.
+  const q = Float64Array.from(g);
+  const dot64 = (a: ArrayLike<number>, b: ArrayLike<number>) => { let t = 0; for (let i = 0; i < n; i++) t += a[i]! * b[i]!; return t; };
+  const alpha: number[] = [];
+  for (let k = 4; k >= 0; k--) {
+    alpha[k] = rho[k]! * dot64(S[k]!, q);
+    for (let i = 0; i < n; i++) q[i]! -= alpha[k]! * Y[k]![i]!;
+  }
+  const gamma = dot64(S[4]!, Y[4]!) / dot64(Y[4]!, Y[4]!);
+  for (let i = 0; i < n; i++) q[i]! *= gamma;
+  for (let k = 0; k < 5; k++) {
+    const beta = rho[k]! * dot64(Y[k]!, q);
+    for (let i = 0; i < n; i++) q[i]! += (alpha[k]! - beta) * S[k]![i]!;
+  }
+  const d = new Float32Array(n);
+  twoLoopDirection(d, g, S, Y, rho, new Float64Array(5));
+  const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a, (v, i) => (v - b[i]!) ** 2).reduce((x, y) => x + y, 0) / dot64(b, b));
+  assert.ok(rel(d, Float64Array.from(q, (v) => -v)) < 1e-5, `direction off the reference by ${rel(d, Float64Array.from(q, (v) => -v))}`);
+  // Secant equation: with g = −y_newest, d = −H·g = H·y_newest = s_newest.
+  twoLoopDirection(d, Float32Array.from(Y[4]!, (v) => -v), S, Y, rho, new Float64Array(5));
+  assert.ok(rel(d, S[4]!) < 1e-5, `H·y off s by ${rel(d, S[4]!)}`);
+  // No pairs: steepest descent.
+  twoLoopDirection(d, g, [], [], [], new Float64Array(0));
+  assert.deepEqual(Array.from(d), Array.from(g, (v) => -v));
 });
