@@ -105,6 +105,8 @@ function axpyThenDot(d: Float32Array, alpha: number, v: Float32Array, w: Float32
  * the pairs S[k], Y[k] (oldest first) with ρ_k = 1/(s_kᵀy_k) and H₀ = γ·I, γ = sᵀy/yᵀy of the newest
  * pair (the identity with no pairs). Each update of d is fused with the dot product the recursion
  * takes next (`axpyThenDot`), so a pair costs two passes over d, one in each loop.
+ * Internal: exported for its test and bench/lbfgs-step.ts, not from the package; it checks no
+ * argument.
  * @param d out: the direction, the length of g.
  * @param alphas scratch of at least S.length entries.
  */
