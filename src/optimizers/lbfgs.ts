@@ -121,7 +121,8 @@ export function twoLoopDirection(d: Float32Array, g: Float32Array, S: readonly F
     sd = axpyThenDot(d, -alphas[k]!, Y[k]!, k > 0 ? S[k - 1]! : null);
   }
   const gamma = dot(S[m - 1]!, Y[m - 1]!) / dot(Y[m - 1]!, Y[m - 1]!);
-  // d ← γ·d, with y_0ᵀd for the second loop in the same pass.
+  // d ← γ·d (as d + (γ − 1)·d, so that `axpyThenDot` does it), with y_0ᵀd for the second loop in
+  // the same pass.
   let yd = axpyThenDot(d, gamma - 1, d, Y[0]!);
   // Second loop, oldest to newest: β_k = ρ_k·y_kᵀd, d ← d + (α_k − β_k)·s_k.
   for (let k = 0; k < m; k++) {
