@@ -25,7 +25,9 @@
  *             each step of the final scale of coarse-to-fine (--per-scale steps a coarse scale,
  *             then the final scale with --budget evaluations, started from the last coarse
  *             result, upsampled bicubically as stylize does), each with its wall time, the coarse
- *             scales' included. (The coarse result enters as its 8-bit image, through the
+ *             scales' included, and the first step (if any) at which the final scale's loss is at
+ *             or below single scale's last (--c2f-budget evaluations for the final scale, default
+ *             --budget). (The coarse result enters as its 8-bit image, through the
  *             library's `frame.start`: the library carries float pixels, a difference of at most
  *             half a level.)
  *   preview   does a small preview look like the full-size result? Previews at 128 and 256 px
@@ -38,7 +40,7 @@
  * each image to out/scales-<experiment>-<network>-<row>.png.
  *
  * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
- *        [--per-scale 50,100] [--single 100,150] [--histories 20,50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300]
+ *        [--per-scale 50,100] [--single 100,150] [--histories 20,50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300] [--c2f-budget 300]
  */
 import path from 'node:path';
 import { readImage, resizeImage, toPlanar, writeImage, type RgbImage } from '../src/image/io-node.js';
@@ -92,7 +94,8 @@ function rows(): Row[] {
 
 if (experiment === 'trajectory') {
   const budget = Number(opt('budget', '300'));
-  const steps = [1, 10, 25, 50, 100, 150, 200, 250, 300, 400].filter((n) => n <= budget);
+  const c2fBudget = Number(opt('c2f-budget', String(budget)));
+  const steps = [1, 10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000].filter((n) => n <= Math.max(budget, c2fBudget));
   for (const network of networks) {
     const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
     // loss and seconds after each step of a run's last scale, from its events
@@ -112,15 +115,23 @@ if (experiment === 'trajectory') {
     const coarseSecs = (performance.now() - t0) / 1000;
     // (stylize clips a frame's start into 0–255, as it does each upsampled scale)
     const start = resizeBicubic(toPlanar(coarse.image).data, 3, coarse.image.width, coarse.image.height, s1.image.width, s1.image.height);
-    const s2 = await stylize({ content, style, size, ...net, minSize: size, iterations: 100_000, maxEvaluations: budget, optimizer }, { frame: { start }, onEvent: record(t0, c2f, { scale: 0 }) });
+    const s2 = await stylize({ content, style, size, ...net, minSize: size, iterations: 100_000, maxEvaluations: c2fBudget, optimizer }, { frame: { start }, onEvent: record(t0, c2f, { scale: 0 }) });
     console.log(`\ntrajectory, ${network}, ${size} px: scales ${sides.join(', ')}; the coarse ones ${perScale[0]} steps each, ${coarseSecs.toFixed(1)} s`);
     console.log(`${'step'.padEnd(6)} ${'single: loss'.padEnd(13)} ${'time s'.padEnd(8)} ${'c2f final scale: loss'.padEnd(22)} ${'time s'.padEnd(8)} loss ratio`);
-    for (const n of [...steps, Math.max(...single.keys())]) {
+    const lastSingle = Math.max(...single.keys());
+    for (const n of [...new Set([...steps, lastSingle, Math.max(...c2f.keys())])].sort((x, y) => x - y)) {
       const a = single.get(n);
       const b = c2f.get(n);
-      if (!a || !b) continue;
-      console.log(`${String(n).padEnd(6)} ${a.loss.toExponential(4).padEnd(13)} ${a.secs.toFixed(1).padEnd(8)} ${b.loss.toExponential(4).padEnd(22)} ${b.secs.toFixed(1).padEnd(8)} ${(b.loss / a.loss).toFixed(4)}`);
+      if (!a && !b) continue;
+      const cell = (r: { loss: number; secs: number } | undefined, w: number) => (r ? `${r.loss.toExponential(4).padEnd(w)} ${r.secs.toFixed(1).padEnd(8)}` : `${'–'.padEnd(w)} ${'–'.padEnd(8)}`);
+      console.log(`${String(n).padEnd(6)} ${cell(a, 13)} ${cell(b, 22)} ${a && b ? (b.loss / a.loss).toFixed(4) : '–'}`);
     }
+    // the first step of the final scale whose loss is at or below single scale's last one
+    const goal = single.get(lastSingle)!;
+    const reached = [...c2f.entries()].sort(([x], [y]) => x - y).find(([, r]) => r.loss <= goal.loss);
+    console.log(reached
+      ? `coarse-to-fine's final scale reaches single scale's last loss (${goal.loss.toExponential(4)}, step ${lastSingle}, ${goal.secs.toFixed(1)} s) at its step ${reached[0]}, ${reached[1].secs.toFixed(1)} s with the coarse scales: ×${(reached[1].secs / goal.secs).toFixed(3)} the time`
+      : `coarse-to-fine's final scale does not reach single scale's last loss (${goal.loss.toExponential(4)}): its lowest is ${Math.min(...[...c2f.values()].map((r) => r.loss)).toExponential(4)}, and it stopped after ${s2.evaluations} of ${c2fBudget} evaluations (${s2.stopReason})`);
     console.log(`written images: single ${s1.loss.toExponential(4)} (${s1.evaluations} evaluations), coarse-to-fine ${s2.loss.toExponential(4)} (${s2.evaluations} at the final scale): ×${(s2.loss / s1.loss).toFixed(4)}`);
     await writeImage(path.join(outDir, `scales-trajectory-${network}-single.png`), s1.image);
     await writeImage(path.join(outDir, `scales-trajectory-${network}-c2f.png`), s2.image);
