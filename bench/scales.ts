@@ -7,7 +7,9 @@
  * written 8-bit image under the final size's objective: what `impasto score` of the PNG reports
  * (tests/pipeline/first-hour.test.ts checks that equality), so every run is scored alike at the
  * final size. Networks: `vgg` is a seeded random VGG-19 written to out/ as a safetensors file
- * (torchvision convention), `offline` the embedded untrained network.
+ * (torchvision convention), `offline` the embedded untrained network, `file:PATH` a weight file of
+ * one's own (any format `impasto --weights` reads: with the trained Keras or torchvision VGG-19, the
+ * compare experiment measures issue 12's target on the network it was set for).
  *
  * Experiments (--experiment):
  *   compare   single-scale at the final size with 300 evaluations (the baseline) against
@@ -39,7 +41,7 @@
  * ratios to the first row (the baseline of that experiment, measured in the same run); writes
  * each image to out/scales-<experiment>-<network>-<row>.png.
  *
- * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline] [--size 512]
+ * Usage: npx tsx bench/scales.ts [--experiment compare] [--networks vgg,offline,file:PATH] [--size 512]
  *        [--per-scale 50,100] [--single 100,150] [--histories 20,50,100] [--factor 1.414] [--optimizer lbfgs] [--budget 300] [--c2f-budget 300]
  */
 import path from 'node:path';
@@ -56,6 +58,20 @@ import { images, opt, outDir, randomFile } from './common.js';
 const experiment = opt('experiment', 'compare');
 const size = Number(opt('size', '512'));
 const networks = opt('networks', 'vgg,offline').split(',');
+
+/**
+ * A --networks entry as stylize's options: `vgg` a seeded random VGG-19 (a safetensors file written
+ * to out/), `offline` the embedded untrained network, `file:PATH` a weight file of any format
+ * `impasto --weights` reads (e.g. the trained Keras VGG-19, for a machine that has it).
+ */
+async function networkOptions(network: string): Promise<Partial<StylizeOptions>> {
+  if (network === 'vgg') return { weights: await randomFile('torchvision') };
+  if (network === 'offline') return { network: 'offline' };
+  return { weights: path.resolve(network.slice('file:'.length)) }; // file:PATH (the list is checked below)
+}
+for (const n of networks) if (!['vgg', 'offline'].includes(n) && !n.startsWith('file:')) throw new Error(`--networks: unknown entry '${n}' (vgg, offline or file:PATH)`);
+/** A --networks entry as a part of an output file's name. */
+const label = (network: string) => (network.startsWith('file:') ? path.basename(network).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_') : network);
 const perScale = opt('per-scale', '50,100').split(',').map(Number);
 const optimizer = opt('optimizer', 'lbfgs') as StylizeOptions['optimizer'];
 const scaleFactor = Number(opt('factor', String(Math.SQRT2)));
@@ -97,7 +113,7 @@ if (experiment === 'trajectory') {
   const c2fBudget = Number(opt('c2f-budget', String(budget)));
   const steps = [1, 10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000].filter((n) => n <= Math.max(budget, c2fBudget));
   for (const network of networks) {
-    const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+    const net = await networkOptions(network);
     // loss and seconds after each step of a run's last scale, from its events
     const record = (t0: number, into: Map<number, { loss: number; secs: number }>, last: { scale: number }) => (e: StylizeEvent) => {
       if (e.type === 'start') last.scale = e.scales.length - 1;
@@ -133,8 +149,8 @@ if (experiment === 'trajectory') {
       ? `coarse-to-fine's final scale reaches single scale's last loss (${goal.loss.toExponential(4)}, step ${lastSingle}, ${goal.secs.toFixed(1)} s) at its step ${reached[0]}, ${reached[1].secs.toFixed(1)} s with the coarse scales: ×${(reached[1].secs / goal.secs).toFixed(3)} the time`
       : `coarse-to-fine's final scale does not reach single scale's last loss (${goal.loss.toExponential(4)}): its lowest is ${Math.min(...[...c2f.values()].map((r) => r.loss)).toExponential(4)}, and it stopped after ${s2.evaluations} of ${c2fBudget} evaluations (${s2.stopReason})`);
     console.log(`written images: single ${s1.loss.toExponential(4)} (${s1.evaluations} evaluations), coarse-to-fine ${s2.loss.toExponential(4)} (${s2.evaluations} at the final scale): ×${(s2.loss / s1.loss).toFixed(4)}`);
-    await writeImage(path.join(outDir, `scales-trajectory-${network}-single.png`), s1.image);
-    await writeImage(path.join(outDir, `scales-trajectory-${network}-c2f.png`), s2.image);
+    await writeImage(path.join(outDir, `scales-trajectory-${label(network)}-single.png`), s1.image);
+    await writeImage(path.join(outDir, `scales-trajectory-${label(network)}-c2f.png`), s2.image);
   }
   process.exit(0);
 }
@@ -145,7 +161,7 @@ if (experiment === 'preview') {
   const judgeLayers = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1'];
   const sized = async (img: RgbImage | string, w: number, h: number) => toPlanar(await resizeImage(typeof img === 'string' ? await readImage(img) : img, w, h));
   for (const network of networks) {
-    const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+    const net = await networkOptions(network);
     const full = await stylize({ content, style, size, ...net, iterations: perScale[0]! });
     console.log(`\npreview, ${network}: the ${size}-px result (${perScale[0]} per scale) against previews`);
     for (const p of [128, 256]) {
@@ -157,15 +173,15 @@ if (experiment === 'preview') {
       const photo = await sized(content, width, height);
       const d = async (img: typeof prev) => (await styleDistance(engine, judge, judgeLayers, img, paint)).toFixed(4);
       console.log(`${p} px: SSIM(preview, result shrunk) ${ssimLuma(prev, shrunk).toFixed(3)}, SSIM(photo, result shrunk) ${ssimLuma(photo, shrunk).toFixed(3)}; style distance: preview ${await d(prev)}, result shrunk ${await d(shrunk)}, photo ${await d(photo)}`);
-      await writeImage(path.join(outDir, `scales-preview-${network}-${p}.png`), preview.image);
+      await writeImage(path.join(outDir, `scales-preview-${label(network)}-${p}.png`), preview.image);
     }
-    await writeImage(path.join(outDir, `scales-preview-${network}-${size}.png`), full.image);
+    await writeImage(path.join(outDir, `scales-preview-${label(network)}-${size}.png`), full.image);
   }
   process.exit(0);
 }
 
 for (const network of networks) {
-  const net: Partial<StylizeOptions> = network === 'vgg' ? { weights: await randomFile('torchvision') } : { network: 'offline' };
+  const net = await networkOptions(network);
   console.log(`\n${experiment}, ${network}, ${size} px`);
   console.log(`${'run'.padEnd(34)} ${'loss'.padEnd(11)} ${'vs first'.padEnd(9)} ${'time s'.padEnd(8)} ${'vs first'.padEnd(9)} iterations  evaluations  stops`);
   let base: { loss: number; secs: number } | null = null;
@@ -174,7 +190,7 @@ for (const network of networks) {
     const r: StylizeResult = await stylize({ content, style, size, ...net, ...row.options });
     const secs = (performance.now() - t0) / 1000;
     base ??= { loss: r.loss, secs };
-    await writeImage(path.join(outDir, `scales-${experiment}-${network}-${i}.png`), r.image);
+    await writeImage(path.join(outDir, `scales-${experiment}-${label(network)}-${i}.png`), r.image);
     const stops = r.scales.map((s) => `${s.width}:${s.iterations}${s.stopReason === 'converged' ? 'c' : ''}`).join(' ');
     console.log(`${row.name.padEnd(34)} ${r.loss.toExponential(4).padEnd(11)} ${(r.loss / base.loss).toFixed(3).padEnd(9)} ${secs.toFixed(1).padEnd(8)} ${(secs / base.secs).toFixed(3).padEnd(9)} ${String(r.iterations).padEnd(11)} ${String(r.evaluations).padEnd(12)} ${stops}`);
   }
