@@ -151,7 +151,9 @@ export async function resolveNetwork(o: StylizeOptions, preset: Preset, notice: 
   }
   if (o.network === 'offline' || o.network === 'auto') {
     const net = untrainedNet({ ...DEFAULT_UNTRAINED, seed: o.seed });
-    notice(`no VGG-19 weights: using the offline network, an untrained lower-quality tier; run 'impasto weights fetch' once to download VGG-19 (80 MB) for the paper's results`);
+    notice(o.network === 'offline'
+      ? `using the offline network (--network offline), an untrained lower-quality tier; VGG-19 weights give the paper's results`
+      : `no VGG-19 weights: using the offline network, an untrained lower-quality tier; run 'impasto weights fetch' once to download VGG-19 (80 MB) for the paper's results`);
     return net;
   }
   const arch = o.network === 'random-vgg16' ? 'vgg16' : 'vgg19';

@@ -20,6 +20,7 @@ import { gramStyle } from '../../src/losses/gram-style.js';
 import { styleDistance } from '../../src/metrics/quality.js';
 import { DEFAULT_UNTRAINED, untrainedNet } from '../../src/networks/untrained.js';
 import { lbfgs } from '../../src/optimizers/lbfgs.js';
+import { planRequest } from '../../src/pipeline/plan-request.js';
 import { computeTargets, Image255, StyleProblem } from '../../src/pipeline/problem.js';
 import { gaussian } from '../../src/util/random.js';
 
@@ -132,4 +133,11 @@ test('impasto demo runs offline (no weights, empty cache) on its bundled photo a
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('the offline network chosen with --network offline is named as chosen, not as a fallback for missing weights', async () => {
+  const notices: string[] = [];
+  await planRequest({ content: path.join(images, 'tubingen.jpg'), style: path.join(images, 'starry_night.jpg'), network: 'offline', size: 64 }, { onNotice: (m) => notices.push(m) });
+  assert.ok(notices.some((m) => /^using the offline network \(--network offline\), an untrained lower-quality tier/.test(m)), notices.join('\n'));
+  assert.ok(!notices.some((m) => /no VGG-19 weights/.test(m)), notices.join('\n'));
 });
