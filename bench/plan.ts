@@ -10,13 +10,22 @@
  * The runs keep 3 L-BFGS pairs (--history), so that a few iterations fill the history a long run
  * holds.
  *
+ * With --tiled it measures evaluation in blocks instead (forced with --tile-size): for each
+ * network and each `size:side` of --tiles (`network@size:side` for one network only), the seconds
+ * per evaluation against the plan's, and the fit of MODEL.tiledValues (f in memory.ts: the
+ * measured time less t₀ ≈ c·C + f·e·V over the tiled graphs' work, by relative least squares),
+ * beside the fit with the multiply-add's factor free too (f_c·c·C + f·e·V), which tells whether
+ * fixing that factor at 1 still holds.
+ *
  * Usage: npm run build && npx tsx bench/plan.ts [--sizes 256,512,1024] [--iterations 6] [--networks random-vgg19,offline]
+ *        npm run build && npx tsx bench/plan.ts --tiled [--tiles 1024:640,1024:448,1024:320,offline@2000:1024] [--networks random-vgg19,offline]
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { planRequest } from '../src/pipeline/plan-request.js';
 import { hostBytes, MODEL, workPerPixel } from '../src/pipeline/memory.js';
+import { tileLayout, tiledWorkload } from '../src/pipeline/tiled.js';
 import { prepareSetup } from '../src/pipeline/prepare.js';
 import { images, opt, outDir } from './common.js';
 
@@ -29,6 +38,54 @@ const bin = fileURLToPath(new URL('../bin/impasto.js', import.meta.url));
 const content = path.join(images, 'tubingen.jpg');
 const style = path.join(images, 'starry_night.jpg');
 
+/** One run of the built CLI under /usr/bin/time -v: its peak RSS and its seconds per evaluation after the first step. */
+function measure(flags: string[], out: string): { rss: number; secs: number } {
+  const run = spawnSync('/usr/bin/time', ['-v', process.execPath, bin, content, style, ...flags, '--json', '-o', out], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (run.status !== 0) throw new Error(`impasto ${flags.join(' ')} failed (exit ${run.status}): ${run.stderr.slice(-2000)}`);
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1]) * 1024;
+  const its = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; elapsedMs: number; evaluations: number }).filter((e) => e.type === 'iterate');
+  const a = its[0]!;
+  const b = its.at(-1)!;
+  return { rss, secs: (b.elapsedMs - a.elapsedMs) / 1000 / (b.evaluations - a.evaluations) };
+}
+
+if (process.argv.includes('--tiled')) {
+  const tiles = opt('tiles', '1024:640,1024:448,1024:320,offline@2000:1024,offline@2000:640').split(',').map((t) => {
+    const [only, at] = t.includes('@') ? t.split('@') as [string, string] : [null, t];
+    const [size, side] = at.split(':').map(Number) as [number, number];
+    return { only, size, side };
+  });
+  const points: { measured: number; predicted: number; macs: number; values: number }[] = [];
+  for (const network of networks) {
+    for (const { size, side } of tiles.filter((t) => t.only === null || t.only === network)) {
+      const flags = ['--network', network, '--size', String(size), '--min-size', String(size), '--iterations', String(iterations), '--history', String(history), '--max-memory', '20', '--tile-size', String(side)];
+      const plan = await planRequest({ content, style, network: network as never, size, minSize: size, iterations, history, maxMemory: 20, tileSize: side });
+      const s = plan.scales.at(-1)!;
+      // the graphs' work the plan counted (plan.ts: the layout of tileLayout, the work of tiledWorkload)
+      const setup = await prepareSetup({ content, style, network: network as never, size, minSize: size });
+      const layout = tileLayout(setup.spec.width, setup.spec.height, setup.spec.net, [...setup.spec.content, ...setup.spec.style].map((t) => t.layer), side);
+      const work = tiledWorkload(setup.spec, layout.blockWidth, layout.blockHeight);
+      const { secs } = measure(flags, path.join(outDir, `plan-tiled-${network}-${size}-${side}.png`));
+      points.push({ measured: secs, predicted: s.seconds, macs: layout.blocks.length * work.macs, values: layout.blocks.length * work.values });
+      console.log(`${network.padEnd(13)} ${size} px in ${String(s.blocks).padStart(3)} blocks (--tile-size ${side}): ${secs.toFixed(3)} s/evaluation, predicted ${s.seconds.toFixed(3)} (×${(s.seconds / secs).toFixed(2)})`);
+    }
+  }
+  // relative least squares: each row divided by its measured time m
+  const mac = points.map((p) => (MODEL.secondsPerMac * p.macs) / p.measured);
+  const val = points.map((p) => (MODEL.secondsPerValue * p.values) / p.measured);
+  const ys = points.map((p) => (p.measured - MODEL.baseSeconds) / p.measured);
+  const sum = (f: (i: number) => number) => points.reduce((a, _, i) => a + f(i), 0);
+  // f alone, the multiply-add's factor 1: min Σ(ys − mac − f·val)²
+  const f = sum((i) => (ys[i]! - mac[i]!) * val[i]!) / sum((i) => val[i]! ** 2);
+  // both free: min Σ(ys − f_c·mac − f·val)², normal equations 2×2 (needs two points that differ in their mix)
+  const [a11, a12, a22, b1, b2] = [sum((i) => mac[i]! ** 2), sum((i) => mac[i]! * val[i]!), sum((i) => val[i]! ** 2), sum((i) => mac[i]! * ys[i]!), sum((i) => val[i]! * ys[i]!)];
+  const det = a11 * a22 - a12 * a12;
+  const both = points.length >= 2 && det > 1e-9 * a11 * a22 ? `; with the multiply-add's factor free too: ${((b1 * a22 - b2 * a12) / det).toFixed(3)} and ${((a11 * b2 - a12 * b1) / det).toFixed(3)}` : '';
+  const worst = Math.max(...points.map((p) => Math.abs(p.predicted / p.measured - 1)));
+  console.log(`\nfit: tiledValues ${f.toFixed(3)} (in use ${MODEL.tiledValues})${both}; worst prediction error with the constant in use: ${(100 * worst).toFixed(1)} %`);
+  process.exit(0);
+}
+
 interface Row { network: string; size: number; pixels: number; rss: number; secs: number; predBytes: number; predSecs: number; values: number; live: number; macs: number; weights: number; host: number }
 const rows: Row[] = [];
 for (const network of networks) {
@@ -37,12 +94,7 @@ for (const network of networks) {
     const plan = await planRequest({ content, style, network: network as never, size, minSize: size, iterations, history, maxMemory: 20 });
     const setup = await prepareSetup({ content, style, network: network as never, size, minSize: size });
     const work = workPerPixel(setup.spec);
-    const run = spawnSync('/usr/bin/time', ['-v', process.execPath, bin, content, style, ...flags, '--json', '-o', path.join(outDir, `plan-${network}-${size}.png`)], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1]) * 1024;
-    const its = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; elapsedMs: number; evaluations: number }).filter((e) => e.type === 'iterate');
-    const a = its[0]!;
-    const b = its.at(-1)!;
-    const secs = (b.elapsedMs - a.elapsedMs) / 1000 / (b.evaluations - a.evaluations);
+    const { rss, secs } = measure(flags, path.join(outDir, `plan-${network}-${size}.png`));
     const s = plan.scales.at(-1)!;
     const pixels = s.width * s.height;
     rows.push({ network, size, pixels, rss, secs, predBytes: s.bytes, predSecs: s.seconds, values: work.valuesPerPixel, live: work.livePerPixel, macs: work.macsPerPixel, weights: work.weightBytes, host: hostBytes(pixels, { optimizer: 'lbfgs', history }) });

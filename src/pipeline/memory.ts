@@ -15,8 +15,12 @@
  *
  * Tiled evaluation (tiled.ts) runs one block's graphs at a time: its peak is one block's graph
  * (× {@link MODEL}.tiledMemory for the pass-1 session's arena beside it), plus the whole image's
- * host arrays; its time is the blocks' objective time × {@link MODEL}.tiledTime (pass 1 and the
- * content features add a forward each). Both factors are rough: see the README's print-size note.
+ * host arrays. Its time is counted from the tiled graphs themselves (`tiledWorkload`: pass 1's
+ * forward and pass 2's forward, content forward and backward, at the block's size):
+ *
+ *   seconds per evaluation = t₀ + blocks·(c·C_block + f·e·V_block)
+ *
+ * with c and e as above and f = {@link MODEL}.tiledValues, fitted by bench/plan.ts --tiled.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,8 +44,15 @@ export const MODEL = {
   secondsPerMac: 4.64e-12,
   /** e: seconds per node-output element (memory traffic). */
   secondsPerValue: 5.99e-10,
-  /** Tiled time per evaluation ÷ the blocks' objective time (pass 1, the block graph's masks; measured 2.7 at 2000×1500 in 12 blocks on the offline network). */
-  tiledTime: 2.7,
+  /**
+   * f: in blocks, a node-output element costs this times what e says for whole images; a
+   * multiply-add costs c, as whole (bench/plan.ts --tiled, 2026-12-01: VGG-19 and the offline
+   * network at 1024 px in 4, 12 and 30 or 54 blocks, and the offline network at 2000 px in 6 and 20;
+   * fitted with both factors free, by relative least squares, the multiply-add's came out 0.99, so
+   * it is 1). A block's feature maps are smaller than a whole image's, so its memory traffic stays
+   * closer to the cores' caches.
+   */
+  tiledValues: 0.68,
   /**
    * Tiled graph memory ÷ one block's objective graph (the pass-1 session's arena beside it). 1.3
    * fitted at 2000×1500 in 12 blocks; raised to 1.85 when 4000×3000 in 80 blocks (Adam, offline
@@ -88,11 +99,13 @@ export function predictBytes(work: WorkPerPixel, pixels: number, blockPixels: nu
   return MODEL.baseBytes + MODEL.weightCopies * work.weightBytes + graph + hostBytes(pixels, o);
 }
 
-/** Predicted seconds per evaluation: untiled, or `blocks` blocks of `blockPixels` px. */
-export function predictSeconds(work: WorkPerPixel, pixels: number, tiles: { blocks: number; blockPixels: number } | null): number {
-  const perPixel = MODEL.secondsPerMac * work.macsPerPixel + MODEL.secondsPerValue * work.valuesPerPixel;
-  if (!tiles) return MODEL.baseSeconds + perPixel * pixels;
-  return MODEL.baseSeconds + MODEL.tiledTime * tiles.blocks * perPixel * tiles.blockPixels;
+/**
+ * Predicted seconds per evaluation: untiled, or in `blocks` blocks whose two passes' graphs do
+ * `macs` multiply-adds and make `values` node-output elements a block (tiled.ts `tiledWorkload`).
+ */
+export function predictSeconds(work: WorkPerPixel, pixels: number, tiles: { blocks: number; macs: number; values: number } | null): number {
+  if (!tiles) return MODEL.baseSeconds + (MODEL.secondsPerMac * work.macsPerPixel + MODEL.secondsPerValue * work.valuesPerPixel) * pixels;
+  return MODEL.baseSeconds + tiles.blocks * (MODEL.secondsPerMac * tiles.macs + MODEL.tiledValues * MODEL.secondsPerValue * tiles.values);
 }
 
 /** Bytes the machine can still give: MemAvailable from /proc/meminfo (Linux), else os.freemem(). */

@@ -8,7 +8,7 @@ import { OptionError } from '../errors.js';
 import type { ObjectiveSpec } from '../losses/objective.js';
 import { hostBytes, largestFitting, memoryBudget, MODEL, predictBytes, predictSeconds, workPerPixel, type WorkPerPixel } from './memory.js';
 import type { StylizeOptions } from './options.js';
-import { checkTileable, tileLayout, type TileLayout } from './tiled.js';
+import { checkTileable, tileLayout, tiledWorkload, type TileLayout } from './tiled.js';
 import type { FeatureNet } from '../networks/feature-net.js';
 
 /** One scale of the plan. */
@@ -106,7 +106,7 @@ export function planProblem(
   const blockPixels = tiles.blockWidth * tiles.blockHeight;
   const bytes = predictBytes(work, pixels, blockPixels, host);
   if (bytes > budget && o.tileSize === undefined) throw refuse('even in blocks it does not fit beside its own arrays');
-  return { ...size, tiles, bytes, seconds: predictSeconds(work, pixels, { blocks: tiles.blocks.length, blockPixels }) };
+  return { ...size, tiles, bytes, seconds: predictSeconds(work, pixels, { blocks: tiles.blocks.length, ...tiledWorkload(spec, tiles.blockWidth, tiles.blockHeight) }) };
 }
 
 /**

@@ -196,7 +196,7 @@ function maskedFeatures(t: Tape, net: FeatureNet, image: Value, layers: readonly
 }
 
 /** Pass 1's graph: a block's owned statistics for each style term. */
-function statsGraph(net: FeatureNet, h: number, w: number, terms: readonly TermSpec[]): Uint8Array {
+function statsGraph(net: FeatureNet, h: number, w: number, terms: readonly TermSpec[]): GraphBuilder {
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = b.input('image', [1, 3, h, w]);
@@ -206,7 +206,7 @@ function statsGraph(net: FeatureNet, h: number, w: number, terms: readonly TermS
     const stats = term.unit.statistics(t, feats.get(term.layer)!, `style_${key}`) as StatValues<string>;
     for (const [stat, v] of Object.entries(stats)) b.output(statsName(key, stat), v);
   }
-  return b.toModel('tiled-statistics');
+  return b;
 }
 
 /**
@@ -230,7 +230,7 @@ function contentGraph(net: FeatureNet, h: number, w: number, terms: readonly Ter
 }
 
 /** Pass 2's graph: the block's surrogate loss and its gradient, its content terms and its TV. */
-function blockGraph(spec: ObjectiveSpec, h: number, w: number, at: (term: TermSpec) => LayerGeometry): Uint8Array {
+function blockGraph(spec: ObjectiveSpec, h: number, w: number, at: (term: TermSpec) => LayerGeometry): GraphBuilder {
   const b = new GraphBuilder('float32');
   const t = new Tape(b);
   const image = t.watch(b.input('image', [1, 3, h, w]));
@@ -262,7 +262,21 @@ function blockGraph(spec: ObjectiveSpec, h: number, w: number, at: (term: TermSp
   for (const p of parts.slice(1)) surrogate = t.add(surrogate, p, 'surrogate');
   const [grad] = t.gradient(surrogate, [image]);
   b.output('grad', grad!);
-  return b.toModel('tiled-block');
+  return b;
+}
+
+/**
+ * The work of one block in one tiled evaluation: pass 1's graph (when there are style terms) and
+ * pass 2's, at blockWidth × blockHeight px, summed (GraphBuilder.workload's `macs` and `values`;
+ * `runs` the session runs a block makes). What the time model (memory.ts `predictSeconds`) reads.
+ * Builds both graphs without running them; `spec`'s targets and weights do not matter, only which
+ * terms it has.
+ */
+export function tiledWorkload(spec: ObjectiveSpec, blockWidth: number, blockHeight: number): { macs: number; values: number; runs: number } {
+  const at = (term: TermSpec) => geometryOf(spec, term.layer);
+  const graphs = [...(spec.style.length ? [statsGraph(spec.net, blockHeight, blockWidth, spec.style)] : []), blockGraph(spec, blockHeight, blockWidth, at)];
+  const work = graphs.map((g) => g.workload());
+  return { macs: work.reduce((a, w) => a + w.macs, 0), values: work.reduce((a, w) => a + w.values, 0), runs: graphs.length };
 }
 
 /** The global graph: each style term from the whole image's statistics, and β·w_l·∂S_l/∂stat. */
@@ -327,7 +341,7 @@ async function tiledStatistics(
   engine: Engine, net: FeatureNet, img: Image255, terms: readonly TermSpec[], blockSide: number, layers: readonly string[], opts: SessionOptions,
 ): Promise<Map<TermSpec, Record<string, HostTensor>>> {
   const layout = tileLayout(img.width, img.height, net, layers, blockSide);
-  const s = await session(engine, statsGraph(net, layout.blockHeight, layout.blockWidth, terms), opts);
+  const s = await session(engine, statsGraph(net, layout.blockHeight, layout.blockWidth, terms).toModel('tiled-statistics'), opts);
   const acc = new Map<string, { sum: Float64Array; dims: readonly number[] }>();
   try {
     for (const block of layout.blocks) {
@@ -459,8 +473,8 @@ export class TiledProblem implements Problem {
       shapes.set(term, sh);
     });
     const sessions = {
-      stats: objective.style.length ? await session(engine, statsGraph(net, bh, bw, objective.style), opts) : null,
-      block: await session(engine, blockGraph(objective, bh, bw, at), opts),
+      stats: objective.style.length ? await session(engine, statsGraph(net, bh, bw, objective.style).toModel('tiled-statistics'), opts) : null,
+      block: await session(engine, blockGraph(objective, bh, bw, at).toModel('tiled-block'), opts),
       global: objective.style.length ? await session(engine, globalGraph(objective, shapes), opts) : null,
     };
     return new TiledProblem(objective, layout, masks, content, targetFeeds, sessions);

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareSetup, problemAt } from '../../src/pipeline/prepare.js';
-import { reachOf, tileLayout, TiledProblem } from '../../src/pipeline/tiled.js';
+import { reachOf, tileLayout, TiledProblem, tiledWorkload } from '../../src/pipeline/tiled.js';
+import { objectiveWorkload } from '../../src/losses/objective.js';
+import { planRequest } from '../../src/pipeline/plan-request.js';
 import { untrainedNet, DEFAULT_UNTRAINED } from '../../src/networks/untrained.js';
 import { randomVggWeights, vggNet } from '../../src/networks/vgg.js';
 import { gaussian } from '../../src/util/random.js';
@@ -23,6 +25,31 @@ test('reach and stride: VGG-19 to relu5_1 sees 70 px beyond its 16-px cell; the 
   assert.deepEqual(reachOf(vgg, ['relu4_2']), { stride: 8, reach: 2 + 4 + 16 + 16 });
   // Offline pyramid: a 3×3 blur before each of 5 poolings (1+2+4+8+16) and a 5×5 filter at 32 (2·32).
   assert.deepEqual(reachOf(untrainedNet(DEFAULT_UNTRAINED), ['scale0', 'scale5']), { stride: 32, reach: 31 + 64 });
+});
+
+test('the time model counts a tiled evaluation from its graphs: pass 1 a forward, pass 2 the objective\'s forward and backward', async () => {
+  for (const network of ['offline', 'random-vgg19'] as const) {
+    const { spec } = await prepareSetup({ content: path.join(images, 'tubingen.jpg'), style: path.join(images, 'starry_night.jpg'), network, size: 256, minSize: 256 });
+    // Style only: pass 1 is the forward F to the deepest style layer; pass 2 is the objective's
+    // graph with masks, F and its backward, whose transposed convolutions cost F again: 3F = 1.5 × the objective.
+    const styleOnly = { ...spec, content: [] };
+    const whole = objectiveWorkload({ ...styleOnly, width: 256, height: 256 });
+    const w = tiledWorkload(styleOnly, 256, 256);
+    assert.equal(w.runs, 2);
+    assert.ok(Math.abs(w.macs / (1.5 * whole.macs) - 1) < 1e-12, `${network}: ${w.macs} multiply-adds against 1.5 × ${whole.macs}`);
+    assert.ok(w.values > whole.values, `${network}: pass 1's values on top of the objective's`);
+    // the content's forward (its features come from the content block inside pass 2) adds to it
+    assert.ok(tiledWorkload(spec, 256, 256).macs > w.macs);
+    // twice the block, twice the multiply-adds; no style term, no pass 1
+    assert.equal(tiledWorkload(spec, 512, 256).macs, 2 * tiledWorkload(spec, 256, 256).macs);
+    assert.equal(tiledWorkload({ ...spec, style: [] }, 256, 256).runs, 1);
+  }
+  // the plan's seconds: smaller forced blocks cost more (more margin computed again), and any blocks more than whole
+  const req = { content: path.join(images, 'tubingen.jpg'), style: path.join(images, 'starry_night.jpg'), network: 'offline' as const, size: 1024, minSize: 1024 };
+  const [whole, big, small] = await Promise.all([planRequest(req), planRequest({ ...req, tileSize: 640 }), planRequest({ ...req, tileSize: 320 })]);
+  const s = [whole, big, small].map((p) => p.scales.at(-1)!);
+  assert.deepEqual(s.map((x) => x.blocks), [0, 4, 54]);
+  assert.ok(s[0]!.seconds < s[1]!.seconds && s[1]!.seconds < s[2]!.seconds, s.map((x) => x.seconds).join(' < '));
 });
 
 test('the owned regions partition the image, cuts and origins are multiples of the stride, margins hold the reach', () => {
