@@ -269,8 +269,8 @@ function blockGraph(spec: ObjectiveSpec, h: number, w: number, at: (term: TermSp
  * The work of one block in one tiled evaluation: pass 1's graph (when there are style terms) and
  * pass 2's, at blockWidth × blockHeight px, summed (GraphBuilder.workload's `macs` and `values`;
  * `runs` the session runs a block makes). What the time model (memory.ts `predictSeconds`) reads.
- * Builds both graphs without running them; `spec`'s targets and weights do not matter, only which
- * terms it has.
+ * Builds both graphs without running them. `spec`'s targets do not enter, and its weights only
+ * where one is zero (that term's scaling node is then left out: one scalar).
  */
 export function tiledWorkload(spec: ObjectiveSpec, blockWidth: number, blockHeight: number): { macs: number; values: number; runs: number } {
   const at = (term: TermSpec) => geometryOf(spec, term.layer);
